@@ -1,0 +1,46 @@
+"""LipSpool engine: render one audio onto one video (`render`), plus media helpers.
+
+Heavy modules (PyAV, numpy) load on first use of a name that needs them, so `import engine`
+stays fast and light.
+"""
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+from .errors import EngineError, MediaError, RenderCancelled, UnknownBackendError
+from .options import RenderOptions
+
+_LAZY = {
+    "render": "render",
+    "RenderResult": "render",
+    "write_thumbnail": "thumbnail",
+    "probe": "media_probe",
+    "MediaInfo": "media_probe",
+    "audio_duration": "media_probe",
+    "available_backends": "backends",
+}
+
+if TYPE_CHECKING:
+    from .backends import available_backends
+    from .media_probe import MediaInfo, audio_duration, probe
+    from .render import RenderResult, render
+    from .thumbnail import write_thumbnail
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'engine' has no attribute '{name}'")
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+__all__ = ["EngineError", "MediaError", "MediaInfo", "RenderCancelled", "RenderOptions", "RenderResult",
+           "UnknownBackendError", "audio_duration", "available_backends", "probe", "render",
+           "write_thumbnail"]

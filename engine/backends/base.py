@@ -1,0 +1,49 @@
+"""The backend interface: a named frame synthesizer that render() feeds and encodes."""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..media_probe import MediaInfo
+from ..options import RenderOptions
+
+ProgressFn = Callable[[str, float], None]
+
+
+@dataclass(frozen=True)
+class RenderContext:
+    """Everything a backend needs for one render, prepared by engine.render."""
+
+    audio: Path
+    video: Path
+    video_info: MediaInfo
+    audio_duration_s: float
+    fps: float  # output frame rate (= the source's sane rate)
+    n_frames: int  # exactly this many frames must be yielded
+    width: int  # display size of the source frames (before any even-size padding)
+    height: int
+    options: RenderOptions
+    scratch_dir: Path  # a writable folder for temporary files (same file system as the output)
+
+
+class Backend(ABC):
+    """A lip-sync method. Subclasses set `name` and implement is_available() and frames()."""
+
+    name: str = ""
+
+    @abstractmethod
+    def is_available(self) -> tuple[bool, str]:
+        """(usable on this machine?, why not / short description)."""
+
+    @abstractmethod
+    def frames(self, ctx: RenderContext, progress: ProgressFn) -> Iterator[np.ndarray]:
+        """Yield exactly ctx.n_frames RGB uint8 (height, width, 3) output frames, in order.
+
+        The backend may call progress(stage, fraction) for its own stages ("faces", "synthesis"),
+        must let any exception from it propagate, and must clean up in `finally` blocks since
+        the caller may close the generator early.
+        """

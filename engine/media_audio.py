@@ -1,0 +1,73 @@
+"""Streamed audio decoding of any file's first audio track, resampled for muxing or analysis."""
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from .errors import MediaError
+from .media_errors import media_error
+from .media_probe import open_input
+
+log = logging.getLogger(__name__)
+
+AAC_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000)
+MAX_BAD_PACKETS = 50
+
+
+def aac_output_format(rate: int, channels: int) -> tuple[int, str]:
+    """(rate, layout) to encode AAC at: the source rate when AAC supports it, else 48 kHz; mono or stereo."""
+    out_rate = rate if rate in AAC_RATES else 48000
+    return out_rate, "mono" if channels == 1 else "stereo"
+
+
+def iter_audio_frames(path: str | os.PathLike[str], rate: int, layout: str = "stereo",
+                      fmt: str = "fltp") -> Iterator[av.AudioFrame]:
+    """Yield the first audio stream's frames resampled to rate/layout/fmt, pts counted in samples from 0."""
+    path = Path(path)
+    container = open_input(path, "audio")
+    try:
+        if not container.streams.audio:
+            raise media_error("audio", path, "no audio stream")
+        stream = container.streams.audio[0]
+        resampler = av.AudioResampler(format=fmt, layout=layout, rate=rate)
+        time_base, done, bad = Fraction(1, rate), 0, 0
+        for packet in container.demux(stream):
+            try:
+                decoded = packet.decode()
+            except av.error.FFmpegError as exc:
+                bad += 1
+                log.warning("%s: skipped an undecodable audio packet: %s", path.name, exc)
+                if bad > MAX_BAD_PACKETS:
+                    raise media_error("audio", path, f"too many decoding errors ({exc})") from exc
+                continue
+            for frame in decoded:
+                frame.pts = None
+                for out in resampler.resample(frame):
+                    out.pts, out.time_base = done, time_base
+                    done += out.samples
+                    yield out
+        for out in resampler.resample(None):
+            out.pts, out.time_base = done, time_base
+            done += out.samples
+            yield out
+        if done == 0:
+            raise media_error("audio", path, "the audio stream has no decodable samples")
+    except MediaError:
+        raise
+    except Exception as exc:
+        raise media_error("audio", path, exc) from exc
+    finally:
+        container.close()
+
+
+def load_audio(path: str | os.PathLike[str], rate: int = 16000, mono: bool = True) -> np.ndarray:
+    """The whole audio track as float32 in [-1, 1]: shape (n,) when mono, else (channels, n)."""
+    chunks = [f.to_ndarray() for f in iter_audio_frames(path, rate, "mono" if mono else "stereo", "fltp")]
+    data = np.concatenate(chunks, axis=1).astype(np.float32, copy=False)
+    return data[0] if mono else data

@@ -1,0 +1,142 @@
+"""render(): one audio onto one video -> an H.264/AAC MP4, the engine's single entry point."""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import av
+
+from .backends import RenderContext, get_backend
+from .errors import EngineError
+from .media_audio import aac_output_format, iter_audio_frames
+from .media_errors import media_error
+from .media_probe import audio_duration, probe
+from .media_write import VideoWriter
+from .options import RenderOptions
+
+log = logging.getLogger(__name__)
+
+ProgressFn = Callable[[str, float], None]
+STAGES = ("decode", "faces", "audio", "synthesis", "encode")
+
+
+@dataclass
+class RenderResult:
+    """What a finished render produced and how long each stage took."""
+
+    out: Path
+    duration_s: float
+    n_frames: int
+    fps: float
+    width: int
+    height: int
+    backend: str
+    audio_duration_s: float = 0.0
+    padded: bool = False  # True when an odd source size was padded by one pixel to be even
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage, plus "total"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form."""
+        data = asdict(self)
+        data["out"] = str(self.out)
+        return data
+
+
+def _noop(stage: str, fraction: float) -> None:
+    return None
+
+
+def render(audio: str | os.PathLike[str], video: str | os.PathLike[str], out: str | os.PathLike[str],
+           options: RenderOptions | dict[str, Any] | None = None,
+           progress: ProgressFn | None = None) -> RenderResult:
+    """Render `audio` onto `video` into the MP4 `out` (written at exactly that path).
+
+    The output lasts as long as the audio. progress(stage, fraction) is called at each stage's
+    start and end and after every frame; any exception it raises (e.g. RenderCancelled) aborts
+    the render, propagates, and leaves no output file.
+    """
+    opts = options if isinstance(options, RenderOptions) else RenderOptions.from_dict(options)
+    report = progress or _noop
+    backend = get_backend(opts.backend)
+    audio, video, out = Path(audio), Path(video), Path(out)
+    timings: dict[str, float] = {}
+    t_start = time.monotonic()
+
+    report("decode", 0.0)
+    t = time.monotonic()
+    vinfo = probe(video, "video")
+    if not vinfo.has_video:
+        raise media_error("video", video, "no video stream (is it an audio file?)")
+    ainfo = probe(audio, "audio")
+    if not ainfo.has_audio:
+        raise media_error("audio", audio, "no audio stream")
+    timings["decode"] = time.monotonic() - t
+    report("decode", 1.0)
+
+    report("audio", 0.0)
+    t = time.monotonic()
+    seconds = audio_duration(audio)
+    n_frames = max(1, int(seconds * vinfo.fps + 0.5))
+    rate, layout = aac_output_format(ainfo.audio_rate, ainfo.audio_channels)
+    timings["audio"] = time.monotonic() - t
+    report("audio", 1.0)
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(opts.extra.get("scratch_dir") or out.parent)
+    ctx = RenderContext(audio=audio, video=video, video_info=vinfo, audio_duration_s=seconds,
+                        fps=vinfo.fps, n_frames=n_frames, width=vinfo.width, height=vinfo.height,
+                        options=opts, scratch_dir=scratch)
+    log.info("render %s + %s -> %s: %d frames at %.3f fps, %dx%d, backend %s", video.name, audio.name,
+             out.name, n_frames, vinfo.fps, vinfo.width, vinfo.height, backend.name)
+
+    t = time.monotonic()
+    writer = VideoWriter(out, vinfo.width, vinfo.height, vinfo.fps, crf=opts.crf, preset=opts.preset,
+                         audio_rate=rate, audio_layout=layout)
+    try:
+        report("encode", 0.0)
+        _encode(writer, backend.frames(ctx, report), iter_audio_frames(audio, rate, layout), n_frames, report)
+        timings["encode"] = time.monotonic() - t
+        report("encode", 1.0)
+    except BaseException:
+        writer.abort()
+        raise
+    timings["total"] = time.monotonic() - t_start
+    width, height = writer.size
+    return RenderResult(out=out, duration_s=max(writer.video_time, writer.audio_time), n_frames=n_frames,
+                        fps=vinfo.fps, width=width, height=height, backend=backend.name,
+                        audio_duration_s=seconds, padded=writer.padded, timings=timings)
+
+
+def _encode(writer: VideoWriter, frames: Iterator[Any], sound: Iterator[av.AudioFrame], n_frames: int,
+            report: ProgressFn) -> None:
+    """Write n_frames frames with the sound interleaved (audio kept up to one frame ahead)."""
+    frame_s = 1.0 / float(writer.rate)
+
+    def pump(until: float | None) -> None:
+        while until is None or writer.audio_time < until:
+            chunk = next(sound, None)
+            if chunk is None:
+                return
+            writer.write_audio(chunk)
+
+    try:
+        for k, frame in enumerate(frames):
+            if k >= n_frames:
+                break
+            pump((k + 1) * frame_s)
+            writer.write_frame(frame)
+            report("encode", (k + 1) / n_frames)
+        if writer.frames_written < n_frames:
+            raise EngineError(f"the backend produced {writer.frames_written} of {n_frames} frames")
+        pump(None)
+        writer.close()
+    finally:
+        for gen in (frames, sound):
+            with contextlib.suppress(Exception):
+                gen.close()  # type: ignore[attr-defined]

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Set up (first time) and start LipSpool: the spooler daemon in the background and the
+# dashboard on port 7860 (all interfaces). Ctrl-C stops both; jobs in flight resume next start.
+# Usage: scripts/start.sh [--root-path DIR] [--port N]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT="${LIPSPOOL_ROOT:-$PWD}"
+PORT=7860
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --root-path) ROOT="$2"; shift 2 ;;
+        --port) PORT="$2"; shift 2 ;;
+        *) echo "unknown argument: $1 (use --root-path DIR, --port N)" >&2; exit 2 ;;
+    esac
+done
+scripts/setup.sh requirements.txt
+mkdir -p "$ROOT/logs"
+ROOT="$(cd "$ROOT" && pwd)"
+export LIPSPOOL_ROOT="$ROOT"
+
+pidfile="$ROOT/logs/daemon.pid"
+if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+    echo "start: daemon already running (pid $(cat "$pidfile"))" >&2
+    daemon_pid=""
+else
+    nohup .venv/bin/python -m spooler run --root-path "$ROOT" >>"$ROOT/logs/daemon.out" 2>&1 &
+    daemon_pid=$!
+    echo "$daemon_pid" > "$pidfile"
+    echo "start: daemon pid $daemon_pid, log: tail -F $ROOT/logs/lipspool.log" >&2
+fi
+stop_daemon() {
+    if [ -n "$daemon_pid" ] && kill -0 "$daemon_pid" 2>/dev/null; then
+        kill -TERM "$daemon_pid" && wait "$daemon_pid" 2>/dev/null || true
+        rm -f "$pidfile"
+    fi
+}
+trap stop_daemon EXIT INT TERM
+echo "start: dashboard on http://$(hostname -I 2>/dev/null | awk '{print $1}' || echo localhost):$PORT" >&2
+.venv/bin/python -m streamlit run dashboard.py --server.port "$PORT" --server.address 0.0.0.0 \
+    --server.headless true --browser.gatherUsageStats false -- --root-path "$ROOT"

@@ -1,0 +1,6 @@
+"""`python -m spooler ...`"""
+import sys
+
+from .cli import main
+
+sys.exit(main())

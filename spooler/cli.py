@@ -1,0 +1,196 @@
+"""`python -m spooler run|submit|status|list|cancel`: the daemon and the shell's way into the spool."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shutil
+import sys
+from pathlib import Path
+
+from . import protocol
+from .config import Layout, allowed_roots, layout_for
+from .daemon import Daemon, DaemonOptions, detect_device
+from .logs import setup_logging
+from .records import JobState, JobStatus, new_job_id
+
+EPILOG = "The root folder is --root-path, else $LIPSPOOL_ROOT, else the repository folder."
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(prog="python -m spooler", description="LipSpool job spool.", epilog=EPILOG)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add(name: str, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text, epilog=EPILOG)
+        p.add_argument("--root-path", help="folder holding spool/, results/ and logs/")
+        return p
+
+    run = add("run", "run the daemon: claim queued jobs and render them, one item at a time")
+    run.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    run.add_argument("--no-watch", action="store_true", help="do not use watchdog; only rescan")
+    run.add_argument("--rescan", type=float, default=2.0, metavar="S", help="rescan interval (default 2 s)")
+    run.add_argument("--stale-after", type=float, default=30.0, metavar="S",
+                     help="take back a job whose owner's heartbeat is this old (default 30 s)")
+    run.add_argument("--allow-root", action="append", default=[], metavar="DIR", help="also accept inputs under DIR")
+    run.add_argument("--once", action="store_true", help="exit when no job is left")
+    run.add_argument("-v", "--verbose", action="store_true")
+
+    submit = add("submit", "queue one audio for one or more presenter videos; prints the job id last")
+    submit.add_argument("--audio", required=True)
+    submit.add_argument("--video", required=True, nargs="+")
+    submit.add_argument("--name", default="")
+    submit.add_argument("--backend", default=None, help="engine backend (default: the engine's default)")
+    submit.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                        help="a backend setting (value parsed as JSON when it can be)")
+    submit.add_argument("--copy", action="store_true", help="copy inputs into results/<job>/inputs/ first")
+    submit.add_argument("--allow-root", action="append", default=[], metavar="DIR")
+
+    status = add("status", "show one job's status, or a summary of all")
+    status.add_argument("job", nargs="?")
+    status.add_argument("--json", action="store_true")
+
+    add("list", "list jobs, newest first")
+
+    cancel = add("cancel", "cancel a queued or running job")
+    cancel.add_argument("job")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the process exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        layout = layout_for(args.root_path)
+        return COMMANDS[args.command](args, layout)
+    except (protocol.SpoolError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def cmd_run(args: argparse.Namespace, layout: Layout) -> int:
+    setup_logging(layout.log_file, logging.DEBUG if args.verbose else logging.INFO)
+    options = DaemonOptions(
+        device=detect_device(args.device),
+        watch=not args.no_watch,
+        rescan_s=args.rescan,
+        stale_after_s=args.stale_after,
+        allow_roots=args.allow_root,
+        once=args.once,
+    )
+    return Daemon(layout, options).run()
+
+
+def _parse_options(backend: str | None, pairs: list[str]) -> dict:
+    options: dict = {}
+    if backend:
+        options["backend"] = backend
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise protocol.SpoolError(f"--option expects KEY=VALUE, got {pair!r}")
+        try:
+            options[key] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key] = value
+    return options
+
+
+def cmd_submit(args: argparse.Namespace, layout: Layout) -> int:
+    job_id = new_job_id()
+    sources = [Path(args.audio), *(Path(v) for v in args.video)]
+    for src in sources:
+        if not src.is_file():
+            raise protocol.InvalidJob(f"input file not found: {src}")
+    if args.copy:
+        sources = copy_inputs(layout, job_id, sources)
+    allowed = allowed_roots(layout.root, args.allow_root)
+    base = Path.cwd()
+    audio, *videos = [str(protocol.resolve_input(str(s), base, allowed, layout.root)) for s in sources]
+    job = protocol.make_job(audio, videos, name=args.name, options=_parse_options(args.backend, args.option))
+    job.id = job_id
+    protocol.submit(layout, job)
+    print(f"queued {len(videos)} item(s); follow with: python -m spooler status {job_id}", file=sys.stderr)
+    print(job_id)
+    return 0
+
+
+def copy_inputs(layout: Layout, job_id: str, sources: list[Path]) -> list[Path]:
+    """Copy input files into results/<job_id>/inputs/ (each via a temporary name); return the copies."""
+    folder = layout.results / job_id / "inputs"
+    folder.mkdir(parents=True, exist_ok=True)
+    copies: list[Path] = []
+    for i, src in enumerate(sources):
+        dest = folder / f"{i:02d}_{src.name}"
+        part = dest.with_name(f".{dest.name}.part")
+        shutil.copyfile(src, part)
+        part.rename(dest)
+        copies.append(dest)
+    return copies
+
+
+def _all_jobs(layout: Layout) -> list[JobStatus]:
+    """Statuses of every job, plus hand-dropped queued files that have none yet; newest first."""
+    statuses = {s.job_id: s for s in protocol.iter_statuses(layout)}
+    for path in protocol.queued_files(layout):
+        job_id = protocol.job_id_of(path)
+        if job_id not in statuses:
+            statuses[job_id] = JobStatus(job_id=job_id, message="dropped in by hand; not claimed yet")
+    return sorted(statuses.values(), key=lambda s: (s.created, s.job_id), reverse=True)
+
+
+def _line(s: JobStatus) -> str:
+    eta = f" eta {s.eta_s:.0f}s" if s.eta_s and s.state == JobState.RUNNING else ""
+    current = f" [{s.current_item}]" if s.current_item else ""
+    name = f" {s.name}" if s.name else ""
+    return f"{s.job_id}  {s.state.value:<18} {s.done}/{s.total} done, {s.failed} failed  {s.progress:4.0%}{eta}{current}{name}"
+
+
+def cmd_status(args: argparse.Namespace, layout: Layout) -> int:
+    if not args.job:
+        jobs = _all_jobs(layout)
+        if args.json:
+            print(json.dumps([s.to_dict() for s in jobs], ensure_ascii=False, indent=1))
+        else:
+            workers = protocol.list_workers(layout, stale_after_s=30.0)
+            alive = [w for w in workers if w.alive]
+            print(f"workers alive: {len(alive)}" + "".join(f"\n  {w.info.worker_id} {w.info.state} {w.info.current_job}" for w in alive))
+            for s in jobs:
+                print(_line(s))
+        return 0
+    status = protocol.read_status(layout, args.job)
+    if status is None:
+        path = protocol.find_job_file(layout, args.job)
+        if path is None:
+            raise protocol.JobNotFound(f"no job {args.job} in {layout.spool}")
+        status = JobStatus(job_id=args.job, message=f"job file in {protocol.folder_of(path)}/, no status yet")
+    if args.json:
+        print(json.dumps(status.to_dict(), ensure_ascii=False, indent=1))
+        return 0
+    print(_line(status))
+    if status.message:
+        print(f"  {status.message}")
+    for item in status.items:
+        detail = item.error or item.output or item.stage
+        print(f"  {item.index + 1:>3}. {item.state.value:<9} {item.progress:4.0%} {item.name}  {detail}")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace, layout: Layout) -> int:
+    for s in _all_jobs(layout):
+        print(_line(s))
+    return 0
+
+
+def cmd_cancel(args: argparse.Namespace, layout: Layout) -> int:
+    outcome = protocol.request_cancel(layout, args.job)
+    messages = {
+        "cancelled": f"job {args.job} cancelled before it started",
+        "requested": f"cancel requested; the worker stops job {args.job} within a frame",
+    }
+    print(messages.get(outcome, f"job {args.job} already finished ({outcome})"))
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "submit": cmd_submit, "status": cmd_status, "list": cmd_list, "cancel": cmd_cancel}

@@ -1,0 +1,489 @@
+"""The spool protocol: the only code that reads or writes spool files.
+
+Maildir-style, rename is the only state transition of a job file:
+
+    tmp/X.json --rename--> new/X.json                      submitted, complete, queued
+    new/X.json --rename--> active/X@<worker>.json          claimed: exactly one claimer wins
+    active/X@A.json --rename--> active/X@B.json            taken back from a dead owner A
+    active/X@A.json --rename--> done/ | failed/ X.json     finished
+    any --rename--> rejected/X.json  (+ X.json.reason.txt) not a valid job
+
+The owner's worker id is part of the active file's name, so taking a job back from a dead
+daemon is one rename that only one taker can win, and a slow taker can never steal it from
+the daemon that won. A job file is never modified after delivery. Status files (status/X.json)
+and worker heartbeats (workers/W.json) are rewritten whole: temporary file, fsync, rename.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import socket
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from .config import Layout, how_to_allow
+from .records import (
+    JOB_SCHEMA,
+    ItemState,
+    ItemStatus,
+    Job,
+    JobState,
+    JobStatus,
+    WorkerInfo,
+    new_job_id,
+    now_iso,
+)
+
+log = logging.getLogger(__name__)
+
+SETTLE_S = 2.0  # a hand-written file this fresh that does not parse yet may still be written
+OWNER_SEP = "@"
+_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+class SpoolError(Exception):
+    """A spool operation could not be done."""
+
+
+class InvalidJob(SpoolError):
+    """A job file that cannot be run; the message is the reason a user reads."""
+
+
+class UnparsableJob(InvalidJob):
+    """A job file that is not (yet) valid JSON; a hand-copied file may still be growing."""
+
+
+class JobNotFound(SpoolError):
+    """No job with that id in this spool."""
+
+
+# --- atomic files -------------------------------------------------------------------------
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so that a reader sees the old file or the whole new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def atomic_write_json(path: Path, data: Any) -> None:
+    """Write JSON atomically (temporary file, fsync, rename)."""
+    atomic_write_bytes(path, (json.dumps(data, indent=1, ensure_ascii=False) + "\n").encode("utf-8"))
+
+
+def read_json(path: Path) -> Any:
+    """Parse a JSON file."""
+    with open(path, "rb") as fh:
+        return json.loads(fh.read().decode("utf-8"))
+
+
+# --- job files ----------------------------------------------------------------------------
+
+
+def job_id_of(path: Path) -> str:
+    """The job id a spool file name stands for ('X@worker.json' and 'X.json' -> 'X')."""
+    stem = path.name[: -len(".json")] if path.name.endswith(".json") else path.name
+    return stem.split(OWNER_SEP, 1)[0]
+
+
+def owner_of(path: Path) -> str:
+    """The worker id encoded in an active/ file name ('' when none)."""
+    stem = path.name[: -len(".json")] if path.name.endswith(".json") else path.name
+    return stem.split(OWNER_SEP, 1)[1] if OWNER_SEP in stem else ""
+
+
+def parse_job(data: Any, fallback_id: str) -> Job:
+    """Validate a job file's JSON and build the Job; raise InvalidJob with the reason."""
+    if not isinstance(data, dict):
+        raise InvalidJob("a job file must hold a JSON object")
+    if "schema" not in data:
+        raise InvalidJob(f'missing field "schema" (use "schema": {JOB_SCHEMA})')
+    if data["schema"] != JOB_SCHEMA:
+        raise InvalidJob(f"unknown schema version {data['schema']!r}; this LipSpool reads schema {JOB_SCHEMA}")
+    for key in ("audio", "videos"):
+        if key not in data:
+            raise InvalidJob(f'missing field "{key}"')
+    if not isinstance(data["audio"], str) or not data["audio"].strip():
+        raise InvalidJob('"audio" must be a file path')
+    videos = data["videos"]
+    if isinstance(videos, str):
+        videos = [videos]
+    if not isinstance(videos, list) or not videos or not all(isinstance(v, str) and v.strip() for v in videos):
+        raise InvalidJob('"videos" must be a non-empty list of file paths')
+    options = data.get("options") or {}
+    if not isinstance(options, dict):
+        raise InvalidJob('"options" must be an object')
+    job_id = str(data.get("id") or fallback_id)
+    if not _ID_RE.match(job_id) or OWNER_SEP in job_id:
+        raise InvalidJob(f"bad job id {job_id!r}: use letters, digits, '.', '_' and '-' only")
+    return Job(
+        id=job_id,
+        audio=data["audio"],
+        videos=list(videos),
+        name=str(data.get("name") or ""),
+        created=str(data.get("created") or now_iso()),
+        options=options,
+        submitted_at=float(data.get("submitted_at") or time.time()),
+    )
+
+
+def resolve_input(path_text: str, base: Path, allowed: list[Path], root: Path) -> Path:
+    """An input path made absolute (relative to `base`) and checked; raise InvalidJob if unusable."""
+    path = Path(path_text).expanduser()
+    if not path.is_absolute():
+        path = base / path
+    path = path.resolve()
+    if not any(path.is_relative_to(r) for r in allowed):
+        shown = ", ".join(str(r) for r in allowed)
+        raise InvalidJob(f"{path} lies outside the allowed roots ({shown}); {how_to_allow(path.parent, root)}")
+    if not path.exists():
+        raise InvalidJob(f"input file not found: {path}")
+    if not path.is_file():
+        raise InvalidJob(f"input is not a file: {path}")
+    if not os.access(path, os.R_OK):
+        raise InvalidJob(f"input file is not readable: {path}")
+    return path
+
+
+def resolve_job_inputs(job: Job, layout: Layout, allowed: list[Path]) -> Job:
+    """A copy of the job whose paths are absolute and checked (relative ones against new/)."""
+    base = layout.spool_dir("new")
+    audio = resolve_input(job.audio, base, allowed, layout.root)
+    videos = [resolve_input(v, base, allowed, layout.root) for v in job.videos]
+    return Job(**{**job.to_dict(), "audio": str(audio), "videos": [str(v) for v in videos]})
+
+
+def load_job(path: Path) -> Job:
+    """Read and validate a job file; raise InvalidJob with a reason a user can act on."""
+    try:
+        data = read_json(path)
+    except UnicodeDecodeError:
+        raise UnparsableJob("the file is not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise UnparsableJob(f"not valid JSON: {exc}") from None
+    return parse_job(data, fallback_id=job_id_of(path))
+
+
+# --- submitting ---------------------------------------------------------------------------
+
+
+def submit(layout: Layout, job: Job) -> Path:
+    """Deliver a job: write it in tmp/, then rename into new/. Also writes its queued status."""
+    if not _ID_RE.match(job.id) or OWNER_SEP in job.id:
+        raise InvalidJob(f"bad job id {job.id!r}")
+    if find_job_file(layout, job.id) is not None:
+        raise InvalidJob(f"a job with id {job.id} already exists")
+    write_status(layout, initial_status(job))
+    tmp = layout.spool_dir("tmp") / f"{job.id}.{socket.gethostname()}.{os.getpid()}.json"
+    atomic_write_json(tmp, job.to_dict())
+    dest = layout.spool_dir("new") / f"{job.id}.json"
+    os.rename(tmp, dest)
+    log.info("submitted job %s (%d videos)", job.id, len(job.videos))
+    return dest
+
+
+def make_job(audio: str, videos: list[str], name: str = "", options: dict[str, Any] | None = None) -> Job:
+    """A new Job with a fresh id."""
+    return Job(id=new_job_id(), audio=audio, videos=list(videos), name=name, options=dict(options or {}))
+
+
+def initial_status(job: Job) -> JobStatus:
+    """The status of a job that has been submitted and not yet claimed."""
+    items = [ItemStatus(index=i, video=v, name=Path(v).name) for i, v in enumerate(job.videos)]
+    status = JobStatus(
+        job_id=job.id,
+        name=job.name,
+        audio=job.audio,
+        items=items,
+        created=job.created,
+        updated=now_iso(),
+        backend=str(job.options.get("backend", "")),
+    )
+    status.recount()
+    return status
+
+
+# --- listing and claiming -----------------------------------------------------------------
+
+
+def _is_candidate(path: Path) -> bool:
+    name = path.name
+    return not name.startswith(".") and not name.endswith(("~", ".tmp", ".part", ".swp"))
+
+
+def queued_files(layout: Layout) -> list[Path]:
+    """Files waiting in new/, oldest first (editor temp files and dotfiles are ignored)."""
+    entries = []
+    with os.scandir(layout.spool_dir("new")) as it:
+        for entry in it:
+            if entry.is_file() and _is_candidate(Path(entry.path)):
+                try:
+                    entries.append((entry.stat().st_mtime, entry.name, Path(entry.path)))
+                except FileNotFoundError:
+                    continue  # claimed by someone else meanwhile
+    return [p for _, _, p in sorted(entries)]
+
+
+def active_files(layout: Layout) -> list[Path]:
+    """Job files in active/."""
+    return sorted(p for p in layout.spool_dir("active").glob("*.json") if _is_candidate(p))
+
+
+def claim(path: Path, layout: Layout, worker_id: str) -> Path | None:
+    """Claim a queued job file by renaming it into active/; None when another daemon won."""
+    dest = layout.spool_dir("active") / f"{job_id_of(path)}{OWNER_SEP}{worker_id}.json"
+    try:
+        os.rename(path, dest)
+    except FileNotFoundError:
+        return None
+    return dest
+
+
+def take_back(path: Path, layout: Layout, worker_id: str) -> Path | None:
+    """Take over an active job from a dead owner; None when another daemon took it first."""
+    dest = layout.spool_dir("active") / f"{job_id_of(path)}{OWNER_SEP}{worker_id}.json"
+    try:
+        os.rename(path, dest)
+    except FileNotFoundError:
+        return None
+    return dest
+
+
+def finish(path: Path, layout: Layout, state: JobState) -> Path:
+    """Move a claimed job file to done/ or failed/ according to its final state."""
+    folder = "failed" if state in (JobState.FAILED,) else "done"
+    dest = layout.spool_dir(folder) / f"{job_id_of(path)}.json"
+    os.rename(path, dest)
+    return dest
+
+
+def reject(path: Path, layout: Layout, reason: str) -> Path | None:
+    """Move a file that is not a valid job to rejected/, with <name>.reason.txt beside it.
+
+    Returns None when the file was gone (another daemon rejected or claimed it first).
+    """
+    name = f"{job_id_of(path)}.json" if owner_of(path) else path.name
+    dest = layout.spool_dir("rejected") / name
+    if dest.exists():
+        dest = dest.with_name(f"{int(time.time() * 1000)}-{dest.name}")
+    try:
+        os.rename(path, dest)
+    except FileNotFoundError:
+        return None
+    atomic_write_bytes(dest.with_name(dest.name + ".reason.txt"), (reason.strip() + "\n").encode("utf-8"))
+    log.warning("rejected %s: %s", path.name, reason)
+    return dest
+
+
+def is_settling(path: Path, settle_s: float = SETTLE_S) -> bool:
+    """True while a file is younger than settle_s (a hand-copied file may still be growing)."""
+    try:
+        return time.time() - path.stat().st_mtime < settle_s
+    except FileNotFoundError:
+        return False
+
+
+def find_job_file(layout: Layout, job_id: str) -> Path | None:
+    """The job file of an id, wherever it is in the spool (None if absent)."""
+    for folder in ("new", "active", "done", "failed", "rejected"):
+        d = layout.spool_dir(folder)
+        exact = d / f"{job_id}.json"
+        if exact.exists():
+            return exact
+        for p in d.glob(f"{glob_escape(job_id)}{OWNER_SEP}*.json"):
+            return p
+    return None
+
+
+def glob_escape(text: str) -> str:
+    """Escape glob metacharacters."""
+    return re.sub(r"([*?\[])", r"[\1]", text)
+
+
+def folder_of(path: Path) -> str:
+    """The spool folder a job file is in (new, active, done, failed, rejected)."""
+    return path.parent.name
+
+
+# --- cancel requests ----------------------------------------------------------------------
+
+
+def request_cancel(layout: Layout, job_id: str) -> str:
+    """Ask for a job to stop. A queued job is cancelled at once; a running one between frames.
+
+    Returns what happened: "cancelled" (it was still queued), "requested" (its daemon will stop
+    it), or the final state it already had.
+    """
+    path = find_job_file(layout, job_id)
+    if path is None:
+        raise JobNotFound(f"no job {job_id} in {layout.spool}")
+    where = folder_of(path)
+    if where == "new":
+        try:
+            os.rename(path, layout.spool_dir("done") / f"{job_id}.json")
+        except FileNotFoundError:
+            pass  # a daemon claimed it meanwhile: ask it to stop
+        else:
+            status = read_status(layout, job_id) or JobStatus(job_id=job_id)
+            status.state = JobState.CANCELLED
+            status.message = "cancelled before it started"
+            status.finished = status.updated = now_iso()
+            for item in status.items:
+                if item.state != ItemState.DONE:
+                    item.state = ItemState.CANCELLED
+            status.recount()
+            write_status(layout, status)
+            return "cancelled"
+    elif where != "active":
+        status = read_status(layout, job_id)
+        return status.state.value if status else where
+    atomic_write_bytes(layout.spool_dir("cancel") / job_id, b"")
+    return "requested"
+
+
+def cancel_requested(layout: Layout, job_id: str) -> bool:
+    """True when someone asked for the job to stop."""
+    return (layout.spool_dir("cancel") / job_id).exists()
+
+
+def clear_cancel(layout: Layout, job_id: str) -> None:
+    """Remove a handled cancel request."""
+    try:
+        (layout.spool_dir("cancel") / job_id).unlink()
+    except FileNotFoundError:
+        pass
+
+
+# --- status files -------------------------------------------------------------------------
+
+
+def status_path(layout: Layout, job_id: str) -> Path:
+    """status/<job_id>.json."""
+    return layout.spool_dir("status") / f"{job_id}.json"
+
+
+def write_status(layout: Layout, status: JobStatus) -> None:
+    """Write a job's status atomically."""
+    atomic_write_json(status_path(layout, status.job_id), status.to_dict())
+
+
+def read_status(layout: Layout, job_id: str) -> JobStatus | None:
+    """A job's status, or None if it has none (or an unreadable one)."""
+    try:
+        return JobStatus.from_dict(read_json(status_path(layout, job_id)))
+    except FileNotFoundError:
+        return None
+    except (ValueError, TypeError, KeyError) as exc:
+        log.warning("unreadable status for %s: %s", job_id, exc)
+        return None
+
+
+def iter_statuses(layout: Layout) -> Iterator[JobStatus]:
+    """Every readable status, newest job first."""
+    paths = sorted(layout.spool_dir("status").glob("*.json"), reverse=True)
+    for path in paths:
+        if path.name.startswith("."):
+            continue
+        status = read_status(layout, path.stem)
+        if status is not None:
+            yield status
+
+
+def delete_job(layout: Layout, job_id: str) -> None:
+    """Forget a finished job: its job file, status and cancel request (results are the caller's)."""
+    path = find_job_file(layout, job_id)
+    if path is not None and folder_of(path) in ("new", "active"):
+        raise SpoolError(f"job {job_id} is {folder_of(path)}: cancel it first")
+    for p in (path, status_path(layout, job_id), layout.spool_dir("cancel") / job_id):
+        if p is not None:
+            try:
+                p.unlink()
+            except FileNotFoundError:
+                pass
+
+
+# --- workers ------------------------------------------------------------------------------
+
+
+@dataclass
+class WorkerHealth:
+    """What the spool knows of a worker: its heartbeat record and whether it is alive."""
+
+    info: WorkerInfo
+    alive: bool
+
+
+def write_worker(layout: Layout, info: WorkerInfo) -> None:
+    """Write a daemon's heartbeat file."""
+    info.heartbeat = time.time()
+    atomic_write_json(layout.spool_dir("workers") / f"{info.worker_id}.json", info.to_dict())
+
+
+def remove_worker(layout: Layout, worker_id: str) -> None:
+    """Remove a daemon's heartbeat file (on clean exit)."""
+    try:
+        (layout.spool_dir("workers") / f"{worker_id}.json").unlink()
+    except FileNotFoundError:
+        pass
+
+
+def read_worker(layout: Layout, worker_id: str) -> WorkerInfo | None:
+    """A worker's heartbeat record, or None."""
+    try:
+        return WorkerInfo.from_dict(read_json(layout.spool_dir("workers") / f"{worker_id}.json"))
+    except (FileNotFoundError, ValueError, TypeError):
+        return None
+
+
+def pid_alive(pid: int) -> bool:
+    """True if a process with this pid exists on this host."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def worker_alive(info: WorkerInfo | None, stale_after_s: float) -> bool:
+    """A worker is alive while its heartbeat is fresh and, on this host, its process exists."""
+    if info is None or info.state == "stopped":
+        return False
+    if info.host == socket.gethostname() and not pid_alive(info.pid):
+        return False
+    return time.time() - info.heartbeat < stale_after_s
+
+
+def list_workers(layout: Layout, stale_after_s: float) -> list[WorkerHealth]:
+    """Every worker that left a heartbeat file, with whether it is alive now."""
+    out = []
+    for path in sorted(layout.spool_dir("workers").glob("*.json")):
+        info = read_worker(layout, path.stem)
+        if info is not None:
+            out.append(WorkerHealth(info, worker_alive(info, stale_after_s)))
+    return out
+
+
+def orphaned_jobs(layout: Layout, stale_after_s: float) -> list[Path]:
+    """Active job files whose owner is dead (stale heartbeat, or its process is gone)."""
+    return [p for p in active_files(layout) if not worker_alive(read_worker(layout, owner_of(p)), stale_after_s)]

@@ -1,0 +1,261 @@
+"""Runs one claimed job: its items one after another through engine.render, with live status.
+
+Outputs go to results/<job_id>/<NN>_<video stem>.mp4 through a temporary name, with a JPEG
+thumbnail beside them. An item whose final output exists is finished and is never rendered
+again, so a job resumed after a crash picks up at its first unfinished item.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+import time
+from pathlib import Path
+from typing import Callable
+
+from . import protocol
+from .config import Layout
+from .records import ItemState, ItemStatus, Job, JobState, JobStatus, WorkerRef, now_iso
+
+log = logging.getLogger(__name__)
+
+STATUS_INTERVAL_S = 0.5  # status is rewritten at least this often while rendering
+CANCEL_POLL_S = 0.1
+
+
+class StopRequested(Exception):
+    """The daemon was asked to shut down; the job stays resumable."""
+
+
+def output_name(index: int, video: str) -> str:
+    """The output file name of item `index`: '03_<safe video stem>.mp4'."""
+    stem = re.sub(r"[^\w.-]+", "_", Path(video).stem, flags=re.UNICODE).strip("._") or "video"
+    return f"{index + 1:02d}_{stem[:80]}.mp4"
+
+
+class StatusWriter:
+    """Holds a job's status and writes it atomically; thread-safe, so heartbeats can flush it."""
+
+    def __init__(self, layout: Layout, status: JobStatus, worker: WorkerRef) -> None:
+        self.layout = layout
+        self.status = status
+        self.worker = worker
+        self.lock = threading.RLock()
+        self.last_write = 0.0
+
+    def write(self) -> None:
+        """Recount, stamp the heartbeat and write now."""
+        with self.lock:
+            self.status.recount()
+            self.worker.heartbeat = time.time()
+            self.status.worker = self.worker
+            self.status.updated = now_iso()
+            protocol.write_status(self.layout, self.status)
+            self.last_write = time.monotonic()
+
+    def write_if_due(self, interval_s: float = STATUS_INTERVAL_S) -> None:
+        """Write if the last write is older than interval_s."""
+        if time.monotonic() - self.last_write >= interval_s:
+            self.write()
+
+
+class JobRunner:
+    """Runs the items of one claimed job."""
+
+    def __init__(
+        self,
+        layout: Layout,
+        job_file: Path,
+        job: Job,
+        writer: StatusWriter,
+        device: str,
+        should_stop: Callable[[], bool],
+    ) -> None:
+        self.layout = layout
+        self.job_file = job_file
+        self.job = job
+        self.writer = writer
+        self.device = device
+        self.should_stop = should_stop
+        self.out_dir = layout.results / job.id
+        self._last_cancel_check = 0.0
+        self._cancelled = False
+        self.render_s = 0.0
+
+    @property
+    def status(self) -> JobStatus:
+        return self.writer.status
+
+    def run(self) -> JobState:
+        """Run every unfinished item; return the job's final state (or INTERRUPTED)."""
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        with self.writer.lock:
+            self.status.state = JobState.RUNNING
+            self.status.started = self.status.started or now_iso()
+            self.status.message = ""
+            self._adopt_finished_outputs()
+        self.writer.write()
+        for item in self.status.items:
+            if item.state == ItemState.DONE:
+                continue
+            if self._cancel_seen():
+                break
+            if self.should_stop():
+                return self._interrupt()
+            try:
+                self._run_item(item)
+            except StopRequested:
+                return self._interrupt(item)
+            except self._engine().RenderCancelled:
+                self._mark(item, ItemState.CANCELLED, "cancelled by request")
+                break
+        return self._conclude()
+
+    # --- one item -------------------------------------------------------------------------
+
+    def _engine(self):
+        import engine  # imported lazily: the daemon starts fast and the dashboard never needs it
+
+        return engine
+
+    def _run_item(self, item: ItemStatus) -> None:
+        engine = self._engine()
+        final = self.out_dir / output_name(item.index, item.video)
+        part = final.with_name(f".{final.name}.part")
+        thumb = final.with_suffix(".jpg")
+        with self.writer.lock:
+            item.state, item.stage, item.progress, item.error = ItemState.RUNNING, "starting", 0.0, ""
+            item.started = now_iso()
+            self.status.current_item = item.name
+        self.writer.write()
+        options = {**self.job.options, "device": self.job.options.get("device", self.device)}
+        started = time.monotonic()
+        try:
+            result = engine.render(self.job.audio, item.video, part, options, self._progress_for(item, started))
+            engine.write_thumbnail(part, thumb)
+            os.replace(part, final)
+        except (StopRequested, engine.RenderCancelled):
+            _remove(part)
+            raise
+        except engine.EngineError as exc:
+            _remove(part)
+            log.warning("job %s item %d (%s) failed: %s", self.job.id, item.index + 1, item.name, exc)
+            self._mark(item, ItemState.FAILED, str(exc))
+            return
+        except Exception as exc:  # a bug must fail the item, never the daemon
+            _remove(part)
+            log.exception("job %s item %d (%s) crashed", self.job.id, item.index + 1, item.name)
+            self._mark(item, ItemState.FAILED, f"internal error: {type(exc).__name__}: {exc}".splitlines()[0])
+            return
+        finally:
+            self.render_s += time.monotonic() - started
+        with self.writer.lock:
+            item.output, item.thumbnail = str(final), str(thumb)
+            item.duration_s = float(getattr(result, "duration_s", 0.0) or 0.0)
+            item.render_s = round(time.monotonic() - started, 3)
+        self._mark(item, ItemState.DONE, "")
+        log.info("job %s item %d/%d done: %s (%.1fs)", self.job.id, item.index + 1, len(self.status.items),
+                 final.name, item.render_s)
+
+    def _progress_for(self, item: ItemStatus, started: float) -> Callable[[str, float], None]:
+        engine = self._engine()
+
+        def progress(stage: str, fraction: float) -> None:
+            if self.should_stop():
+                raise StopRequested()
+            if self._cancel_seen():
+                raise engine.RenderCancelled("cancelled by request")
+            with self.writer.lock:
+                item.stage = stage
+                item.progress = max(0.0, min(1.0, float(fraction)))
+                self.status.eta_s = self._eta(item, started)
+            self.writer.write_if_due()
+
+        return progress
+
+    def _eta(self, item: ItemStatus, started: float) -> float | None:
+        """Seconds left: this item's rate, plus the mean item time for those still queued."""
+        elapsed = time.monotonic() - started
+        if item.progress < 0.02 or elapsed < 0.5:
+            return None
+        this_left = elapsed * (1 - item.progress) / item.progress
+        finished = [it.render_s for it in self.status.items if it.state == ItemState.DONE and it.render_s]
+        per_item = sum(finished) / len(finished) if finished else elapsed / item.progress
+        waiting = sum(1 for it in self.status.items if it.state == ItemState.QUEUED)
+        return round(this_left + waiting * per_item, 1)
+
+    def _cancel_seen(self) -> bool:
+        if self._cancelled:
+            return True
+        now = time.monotonic()
+        if now - self._last_cancel_check >= CANCEL_POLL_S:
+            self._last_cancel_check = now
+            self._cancelled = protocol.cancel_requested(self.layout, self.job.id)
+        return self._cancelled
+
+    def _mark(self, item: ItemStatus, state: ItemState, error: str) -> None:
+        with self.writer.lock:
+            item.state, item.error = state, error
+            item.finished = now_iso()
+            if state == ItemState.DONE:
+                item.progress, item.stage = 1.0, "done"
+        self.writer.write()
+
+    def _adopt_finished_outputs(self) -> None:
+        """Count an item done when its final output exists (a crash after its rename)."""
+        for item in self.status.items:
+            final = self.out_dir / output_name(item.index, item.video)
+            if final.exists():
+                if item.state != ItemState.DONE:
+                    log.info("job %s item %d already rendered, keeping %s", self.job.id, item.index + 1, final.name)
+                item.state, item.progress, item.stage = ItemState.DONE, 1.0, "done"
+                item.output, item.thumbnail = str(final), str(final.with_suffix(".jpg"))
+            elif item.state != ItemState.FAILED:
+                item.state, item.progress, item.stage, item.output = ItemState.QUEUED, 0.0, "", ""
+
+    # --- the end of a run -----------------------------------------------------------------
+
+    def _interrupt(self, item: ItemStatus | None = None) -> JobState:
+        with self.writer.lock:
+            if item is not None:
+                item.state, item.stage, item.progress = ItemState.QUEUED, "", 0.0
+            self.status.state = JobState.INTERRUPTED
+            self.status.current_item = ""
+            self.status.eta_s = None
+            self.status.message = "the worker stopped; the job resumes when a worker starts"
+        self.writer.write()
+        log.info("job %s interrupted; it stays in active/ to resume", self.job.id)
+        return JobState.INTERRUPTED
+
+    def _conclude(self) -> JobState:
+        cancelled = self._cancel_seen()
+        with self.writer.lock:
+            for item in self.status.items:
+                if cancelled and item.state in (ItemState.QUEUED, ItemState.RUNNING):
+                    item.state, item.error = ItemState.CANCELLED, "cancelled by request"
+            self.status.recount()
+            if cancelled:
+                state = JobState.CANCELLED
+            elif self.status.done == self.status.total:
+                state = JobState.DONE
+            elif self.status.done == 0:
+                state = JobState.FAILED
+            else:
+                state = JobState.DONE_WITH_FAILURES
+            self.status.state = state
+            self.status.current_item = ""
+            self.status.eta_s = 0.0
+            self.status.finished = now_iso()
+            if state == JobState.FAILED:
+                self.status.message = "every item failed"
+            elif state == JobState.DONE_WITH_FAILURES:
+                self.status.message = f"{self.status.failed} of {self.status.total} items failed"
+        return state
+
+
+def _remove(path: Path) -> None:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass

@@ -1,0 +1,257 @@
+"""Unit tests of the spool protocol: records, atomic writes, claiming, rejecting, cancelling."""
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from spooler import protocol
+from spooler.config import Layout, allowed_roots
+from spooler.records import (
+    ItemState,
+    JobState,
+    JobStatus,
+    WorkerInfo,
+    new_job_id,
+)
+
+
+@pytest.fixture
+def layout(tmp_path: Path) -> Layout:
+    return Layout(tmp_path / "root").ensure()
+
+
+def _inputs(layout: Layout, n_videos: int = 2) -> tuple[str, list[str]]:
+    media = layout.root / "media"
+    media.mkdir(exist_ok=True)
+    audio = media / "a.wav"
+    audio.write_bytes(b"RIFF")
+    videos = []
+    for i in range(n_videos):
+        v = media / f"v{i}.mp4"
+        v.write_bytes(b"\0")
+        videos.append(str(v))
+    return str(audio), videos
+
+
+def test_status_round_trips_through_json_with_enums_as_strings(layout: Layout) -> None:
+    audio, videos = _inputs(layout)
+    job = protocol.make_job(audio, videos, name="lecture 1", options={"backend": "none"})
+    status = protocol.initial_status(job)
+    status.items[1].state = ItemState.FAILED
+    status.items[1].error = "cannot read video 'v1.mp4'"
+    status.recount()
+    protocol.write_status(layout, status)
+    raw = json.loads(protocol.status_path(layout, job.id).read_text())
+    assert raw["schema"] == 1 and raw["state"] == "queued" and raw["items"][1]["state"] == "failed"
+    back = protocol.read_status(layout, job.id)
+    assert back == status
+    assert (back.done, back.failed, back.total) == (0, 1, 2)
+
+
+def test_status_of_unknown_schema_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown status schema 99"):
+        JobStatus.from_dict({"schema": 99, "job_id": "x"})
+
+
+def test_atomic_write_never_shows_a_partial_file(layout: Layout) -> None:
+    """A reader polling while a writer rewrites a large file only ever sees complete JSON."""
+    path = layout.spool_dir("status") / "big.json"
+    protocol.atomic_write_json(path, {"n": 0, "pad": "x" * 200_000})
+    stop = threading.Event()
+    seen, errors = [], []
+
+    def reader() -> None:
+        while not stop.is_set():
+            try:
+                seen.append(protocol.read_json(path)["n"])
+            except Exception as exc:  # noqa: BLE001 - any failure is the finding
+                errors.append(exc)
+
+    t = threading.Thread(target=reader)
+    t.start()
+    for n in range(1, 60):
+        protocol.atomic_write_json(path, {"n": n, "pad": "x" * 200_000})
+    stop.set()
+    t.join()
+    assert not errors
+    assert seen and seen == sorted(seen)
+    assert not [p for p in path.parent.iterdir() if p.name.endswith(".tmp")], "temporary files left behind"
+
+
+def test_submit_goes_through_tmp_into_new_with_a_queued_status(layout: Layout) -> None:
+    audio, videos = _inputs(layout)
+    job = protocol.make_job(audio, videos)
+    path = protocol.submit(layout, job)
+    assert path == layout.spool_dir("new") / f"{job.id}.json"
+    assert list(layout.spool_dir("tmp").iterdir()) == []
+    assert protocol.load_job(path) == job
+    assert protocol.read_status(layout, job.id).state == JobState.QUEUED
+    with pytest.raises(protocol.InvalidJob, match="already exists"):
+        protocol.submit(layout, job)
+
+
+@pytest.mark.parametrize(
+    "content, reason",
+    [
+        ("{not json", "not valid JSON"),
+        ('["a"]', "must hold a JSON object"),
+        ('{"audio": "a.wav", "videos": ["v.mp4"]}', 'missing field "schema"'),
+        ('{"schema": 7, "audio": "a.wav", "videos": ["v.mp4"]}', "unknown schema version 7"),
+        ('{"schema": 1, "videos": ["v.mp4"]}', 'missing field "audio"'),
+        ('{"schema": 1, "audio": "a.wav", "videos": []}', "non-empty list"),
+        ('{"schema": 1, "audio": "a.wav", "videos": ["v.mp4"], "id": "../x"}', "bad job id"),
+    ],
+)
+def test_bad_job_files_give_a_reason(tmp_path: Path, content: str, reason: str) -> None:
+    path = tmp_path / "job.json"
+    path.write_text(content)
+    with pytest.raises(protocol.InvalidJob, match=reason.replace("(", r"\(").replace('"', '"')):
+        protocol.load_job(path)
+
+
+def test_hand_written_job_takes_its_id_from_the_file_name(tmp_path: Path) -> None:
+    path = tmp_path / "monday-lecture.json"
+    path.write_text('{"schema": 1, "audio": "a.wav", "videos": "v.mp4"}')
+    job = protocol.load_job(path)
+    assert job.id == "monday-lecture" and job.videos == ["v.mp4"]
+
+
+def test_relative_inputs_resolve_against_new_and_must_lie_under_allowed_roots(layout: Layout, tmp_path: Path) -> None:
+    (layout.root / "media").mkdir()
+    (layout.root / "media" / "a.wav").write_bytes(b"x")
+    (layout.root / "media" / "v.mp4").write_bytes(b"x")
+    job = protocol.parse_job({"schema": 1, "audio": "../../media/a.wav", "videos": ["../../media/v.mp4"]}, "j")
+    resolved = protocol.resolve_job_inputs(job, layout, allowed_roots(layout.root))
+    assert resolved.audio == str((layout.root / "media" / "a.wav").resolve())
+
+    outside = tmp_path / "elsewhere.mp4"
+    outside.write_bytes(b"x")
+    job = protocol.parse_job({"schema": 1, "audio": "../../media/a.wav", "videos": [str(outside)]}, "j")
+    with pytest.raises(protocol.InvalidJob, match="outside the allowed roots.*--allow-root"):
+        protocol.resolve_job_inputs(job, layout, allowed_roots(layout.root))
+    assert protocol.resolve_job_inputs(job, layout, allowed_roots(layout.root, [str(tmp_path)]))
+
+    job = protocol.parse_job({"schema": 1, "audio": "../../media/a.wav", "videos": ["../../media/gone.mp4"]}, "j")
+    with pytest.raises(protocol.InvalidJob, match="not found"):
+        protocol.resolve_job_inputs(job, layout, allowed_roots(layout.root))
+
+
+def test_symlink_out_of_the_root_is_refused(layout: Layout, tmp_path: Path) -> None:
+    secret = tmp_path / "secret.mp4"
+    secret.write_bytes(b"x")
+    (layout.root / "link.mp4").symlink_to(secret)
+    with pytest.raises(protocol.InvalidJob, match="outside the allowed roots"):
+        protocol.resolve_input(str(layout.root / "link.mp4"), layout.root, allowed_roots(layout.root), layout.root)
+
+
+def test_allowed_roots_come_from_file_and_environment(layout: Layout, tmp_path: Path, monkeypatch) -> None:
+    (layout.root / "allowed_roots.txt").write_text(f"# shared media\n{tmp_path / 'a'}\n")
+    monkeypatch.setenv("LIPSPOOL_ALLOWED_ROOTS", f"{tmp_path / 'b'}{os.pathsep}{tmp_path / 'c'}")
+    roots = allowed_roots(layout.root, [str(tmp_path / "d")])
+    assert roots == [layout.root.resolve(), *((tmp_path / x).resolve() for x in "dbca")]
+
+
+def _race_claim(args: tuple[str, str, str]) -> str | None:
+    root, name, worker = args
+    layout = Layout(Path(root))
+    got = protocol.claim(layout.spool_dir("new") / name, layout, worker)
+    return worker if got else None
+
+
+def test_claim_is_won_by_exactly_one_of_many_processes(layout: Layout) -> None:
+    audio, videos = _inputs(layout)
+    names = []
+    for _ in range(30):
+        names.append(protocol.submit(layout, protocol.make_job(audio, videos)).name)
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(4) as pool:
+        for name in names:
+            winners = [w for w in pool.map(_race_claim, [(str(layout.root), name, f"w{i}") for i in range(8)]) if w]
+            assert len(winners) == 1
+    assert len(protocol.active_files(layout)) == 30
+
+
+def test_take_back_from_a_dead_owner_is_one_rename_only_one_wins(layout: Layout) -> None:
+    audio, videos = _inputs(layout)
+    path = protocol.submit(layout, protocol.make_job(audio, videos))
+    active = protocol.claim(path, layout, "hostA-1-dead")
+    # the owner left no heartbeat: the job is orphaned
+    assert protocol.orphaned_jobs(layout, stale_after_s=30) == [active]
+    first = protocol.take_back(active, layout, "hostB-2-abcd")
+    second = protocol.take_back(active, layout, "hostC-3-abcd")
+    assert first is not None and second is None
+    assert protocol.owner_of(first) == "hostB-2-abcd"
+
+
+def test_a_live_worker_keeps_its_jobs_and_a_stale_one_loses_them(layout: Layout) -> None:
+    audio, videos = _inputs(layout)
+    path = protocol.claim(protocol.submit(layout, protocol.make_job(audio, videos)), layout, "me")
+    info = WorkerInfo(worker_id="me")  # this process: alive
+    protocol.write_worker(layout, info)
+    assert protocol.orphaned_jobs(layout, stale_after_s=30) == []
+    data = json.loads((layout.spool_dir("workers") / "me.json").read_text())
+    data["heartbeat"] = time.time() - 60
+    (layout.spool_dir("workers") / "me.json").write_text(json.dumps(data))
+    assert protocol.orphaned_jobs(layout, stale_after_s=30) == [path]
+
+
+def test_worker_on_this_host_with_a_dead_pid_is_dead_at_once(layout: Layout) -> None:
+    proc = multiprocessing.get_context("fork").Process(target=lambda: None)
+    proc.start()
+    proc.join()
+    info = WorkerInfo(worker_id="gone", pid=proc.pid)
+    protocol.write_worker(layout, info)
+    assert not protocol.worker_alive(protocol.read_worker(layout, "gone"), stale_after_s=3600)
+
+
+def test_reject_moves_the_file_and_writes_the_reason(layout: Layout) -> None:
+    bad = layout.spool_dir("new") / "oops.json"
+    bad.write_text("{")
+    active = protocol.claim(bad, layout, "w1")
+    dest = protocol.reject(active, layout, "not valid JSON: Expecting property name")
+    assert dest == layout.spool_dir("rejected") / "oops.json"
+    assert dest.read_text() == "{"
+    assert (layout.spool_dir("rejected") / "oops.json.reason.txt").read_text().startswith("not valid JSON")
+
+
+def test_cancel_of_a_queued_job_finishes_it_at_once(layout: Layout) -> None:
+    audio, videos = _inputs(layout)
+    job = protocol.make_job(audio, videos)
+    protocol.submit(layout, job)
+    assert protocol.request_cancel(layout, job.id) == "cancelled"
+    assert protocol.find_job_file(layout, job.id) == layout.spool_dir("done") / f"{job.id}.json"
+    status = protocol.read_status(layout, job.id)
+    assert status.state == JobState.CANCELLED
+    assert {it.state for it in status.items} == {ItemState.CANCELLED}
+
+
+def test_cancel_of_a_running_job_leaves_a_request(layout: Layout) -> None:
+    audio, videos = _inputs(layout)
+    job = protocol.make_job(audio, videos)
+    protocol.claim(protocol.submit(layout, job), layout, "w1")
+    assert protocol.request_cancel(layout, job.id) == "requested"
+    assert protocol.cancel_requested(layout, job.id)
+    protocol.clear_cancel(layout, job.id)
+    assert not protocol.cancel_requested(layout, job.id)
+    with pytest.raises(protocol.JobNotFound):
+        protocol.request_cancel(layout, "no-such-job")
+
+
+def test_queued_files_skip_dotfiles_and_editor_temps_oldest_first(layout: Layout) -> None:
+    new = layout.spool_dir("new")
+    for i, name in enumerate(["b.json", ".hidden.json", "a.json~", "c.json", "d.json.swp"]):
+        (new / name).write_text("{}")
+        os.utime(new / name, (1000 + i, 1000 + i))
+    assert [p.name for p in protocol.queued_files(layout)] == ["b.json", "c.json"]
+
+
+def test_job_ids_sort_by_time_and_are_unique() -> None:
+    ids = [new_job_id() for _ in range(200)]
+    assert len(set(ids)) == 200
+    assert all(protocol._ID_RE.match(i) for i in ids)
