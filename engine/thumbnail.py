@@ -12,6 +12,10 @@ from .errors import EngineError
 from .media_probe import probe
 from .media_read import read_frame_at
 
+_umask = os.umask(0)
+os.umask(_umask)
+_FILE_MODE = 0o666 & ~_umask
+
 
 def write_thumbnail(video: str | os.PathLike[str], out_image: str | os.PathLike[str],
                     max_side: int = 320) -> Path:
@@ -24,6 +28,7 @@ def write_thumbnail(video: str | os.PathLike[str], out_image: str | os.PathLike[
     out_image.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{out_image.name}.", suffix=".tmp", dir=out_image.parent)
     try:
+        os.fchmod(fd, _FILE_MODE)  # mkstemp makes 0600; a thumbnail is as public as the video
         with os.fdopen(fd, "wb") as fh:
             img.save(fh, format="JPEG", quality=85)
             fh.flush()

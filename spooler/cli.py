@@ -121,8 +121,12 @@ def copy_inputs(layout: Layout, job_id: str, sources: list[Path]) -> list[Path]:
     folder = layout.results / job_id / "inputs"
     folder.mkdir(parents=True, exist_ok=True)
     copies: list[Path] = []
-    for i, src in enumerate(sources):
-        dest = folder / f"{i:02d}_{src.name}"
+    for src in sources:
+        dest = folder / src.name
+        n = 1
+        while dest.exists():  # the same file given twice, or two files of one name
+            n += 1
+            dest = folder / f"{src.stem}-{n}{src.suffix}"
         part = dest.with_name(f".{dest.name}.part")
         shutil.copyfile(src, part)
         part.rename(dest)

@@ -86,7 +86,7 @@ class Daemon:
     def request_stop(self, *_args: object) -> None:
         """Stop soon: the running item is abandoned between frames and its job stays resumable."""
         if not self.stop_event.is_set():
-            log.info("stop requested; leaving the current job resumable")
+            log.info("stop requested%s", "; the current job stays resumable" if self._writer else "")
         self.stop_event.set()
         self.wake.set()
 
@@ -135,7 +135,11 @@ class Daemon:
     def _loop(self) -> None:
         while not self.stop_event.is_set():
             self.wake.clear()
-            worked = self.work_once()
+            try:
+                worked = self.work_once()
+            except Exception:  # e.g. a full disk: log it, keep serving
+                log.exception("error while handling the spool; retrying in %.1fs", self.options.rescan_s)
+                worked = False
             if self.stop_event.is_set():
                 break
             if not worked:
@@ -188,19 +192,16 @@ class Daemon:
 
     def _run_job(self, path: Path, job: Job, claimed_at: float, t0: float) -> None:
         status = protocol.read_status(self.layout, job.id)
-        if status is None or [it.video for it in status.items] != job.videos:
-            fresh = protocol.initial_status(job)
-            if status is not None and len(status.items) == len(fresh.items):
-                for old, new in zip(status.items, fresh.items):
-                    old.video = new.video  # relative paths resolved: keep the progress
-                fresh = status
-            status = fresh
+        if status is None or len(status.items) != len(job.videos):
+            status = protocol.initial_status(job)
+        for item, video in zip(status.items, job.videos):
+            item.video = video  # as resolved at claim time; progress of a resumed job is kept
         status.claimed_at = claimed_at
         status.name, status.audio = job.name, job.audio
         status.backend = str(job.options.get("backend", "")) or status.backend
         ref = WorkerRef(self.worker.worker_id, self.worker.host, self.worker.pid, time.time())
-        writer = StatusWriter(self.layout, status, ref)
-        runner = JobRunner(self.layout, path, job, writer, self.options.device, self.stop_event.is_set)
+        writer = StatusWriter(self.layout, status, ref, path)
+        runner = JobRunner(self.layout, job, writer, self.options.device, self.stop_event.is_set)
         self.worker.state, self.worker.current_job = "busy", job.id
         self._writer = writer
         log.info("running job %s (%s): %d items", job.id, job.name or "unnamed", len(job.videos))
@@ -209,12 +210,16 @@ class Daemon:
         finally:
             self._writer = None
             self.worker.state, self.worker.current_job = "idle", ""
-        if state == JobState.INTERRUPTED:
+        if state in (JobState.INTERRUPTED, None):
             return
         with writer.lock:
             status.overhead_s = round(max(0.0, time.monotonic() - t0 - runner.render_s), 4)
         writer.write()
-        protocol.finish(path, self.layout, state)
+        try:
+            protocol.finish(path, self.layout, state)
+        except FileNotFoundError:
+            log.warning("job %s was taken over by another worker before it finished here", job.id)
+            return
         protocol.clear_cancel(self.layout, job.id)
         log.info("job %s %s: %d done, %d failed of %d", job.id, state.value, status.done, status.failed, status.total)
 

@@ -41,6 +41,9 @@ from .records import (
 
 log = logging.getLogger(__name__)
 
+_umask = os.umask(0)
+os.umask(_umask)
+FILE_MODE = 0o666 & ~_umask  # mkstemp makes 0600; spool files follow the umask like any other
 SETTLE_S = 2.0  # a hand-written file this fresh that does not parse yet may still be written
 OWNER_SEP = "@"
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -70,6 +73,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, FILE_MODE)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -404,19 +408,6 @@ def iter_statuses(layout: Layout) -> Iterator[JobStatus]:
         status = read_status(layout, path.stem)
         if status is not None:
             yield status
-
-
-def delete_job(layout: Layout, job_id: str) -> None:
-    """Forget a finished job: its job file, status and cancel request (results are the caller's)."""
-    path = find_job_file(layout, job_id)
-    if path is not None and folder_of(path) in ("new", "active"):
-        raise SpoolError(f"job {job_id} is {folder_of(path)}: cancel it first")
-    for p in (path, status_path(layout, job_id), layout.spool_dir("cancel") / job_id):
-        if p is not None:
-            try:
-                p.unlink()
-            except FileNotFoundError:
-                pass
 
 
 # --- workers ------------------------------------------------------------------------------

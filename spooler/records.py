@@ -145,9 +145,9 @@ class JobStatus:
         """Derive done/failed/total/progress from the items."""
         self.total = len(self.items)
         self.done = sum(1 for it in self.items if it.state == ItemState.DONE)
-        self.failed = sum(1 for it in self.items if it.state in (ItemState.FAILED, ItemState.CANCELLED))
+        self.failed = sum(1 for it in self.items if it.state == ItemState.FAILED)
         if self.total:
-            finished = self.done + self.failed
+            finished = sum(1 for it in self.items if it.state in (ItemState.DONE, ItemState.FAILED, ItemState.CANCELLED))
             running = sum(it.progress for it in self.items if it.state == ItemState.RUNNING)
             self.progress = min(1.0, (finished + running) / self.total)
 

@@ -22,10 +22,15 @@ log = logging.getLogger(__name__)
 
 STATUS_INTERVAL_S = 0.5  # status is rewritten at least this often while rendering
 CANCEL_POLL_S = 0.1
+OWNERSHIP_POLL_S = 2.0
 
 
 class StopRequested(Exception):
     """The daemon was asked to shut down; the job stays resumable."""
+
+
+class OwnershipLost(Exception):
+    """Another worker took the job over (this one looked dead): stop without touching it."""
 
 
 def output_name(index: int, video: str) -> str:
@@ -37,16 +42,26 @@ def output_name(index: int, video: str) -> str:
 class StatusWriter:
     """Holds a job's status and writes it atomically; thread-safe, so heartbeats can flush it."""
 
-    def __init__(self, layout: Layout, status: JobStatus, worker: WorkerRef) -> None:
+    def __init__(self, layout: Layout, status: JobStatus, worker: WorkerRef, job_file: Path) -> None:
         self.layout = layout
         self.status = status
         self.worker = worker
+        self.job_file = job_file
         self.lock = threading.RLock()
         self.last_write = 0.0
+        self.lost = False
+
+    def owned(self) -> bool:
+        """True while our active/ file exists: a worker that took the job over renamed it."""
+        if not self.lost and not self.job_file.exists():
+            self.lost = True
+        return not self.lost
 
     def write(self) -> None:
-        """Recount, stamp the heartbeat and write now."""
+        """Recount, stamp the heartbeat and write now (never once the job was taken over)."""
         with self.lock:
+            if not self.owned():
+                return
             self.status.recount()
             self.worker.heartbeat = time.time()
             self.status.worker = self.worker
@@ -66,20 +81,19 @@ class JobRunner:
     def __init__(
         self,
         layout: Layout,
-        job_file: Path,
         job: Job,
         writer: StatusWriter,
         device: str,
         should_stop: Callable[[], bool],
     ) -> None:
         self.layout = layout
-        self.job_file = job_file
         self.job = job
         self.writer = writer
         self.device = device
         self.should_stop = should_stop
         self.out_dir = layout.results / job.id
         self._last_cancel_check = 0.0
+        self._last_owner_check = time.monotonic()
         self._cancelled = False
         self.render_s = 0.0
 
@@ -87,8 +101,8 @@ class JobRunner:
     def status(self) -> JobStatus:
         return self.writer.status
 
-    def run(self) -> JobState:
-        """Run every unfinished item; return the job's final state (or INTERRUPTED)."""
+    def run(self) -> JobState | None:
+        """Run every unfinished item; return the final state, INTERRUPTED, or None if taken over."""
         self.out_dir.mkdir(parents=True, exist_ok=True)
         with self.writer.lock:
             self.status.state = JobState.RUNNING
@@ -99,6 +113,8 @@ class JobRunner:
         for item in self.status.items:
             if item.state == ItemState.DONE:
                 continue
+            if not self.writer.owned():
+                return None
             if self._cancel_seen():
                 break
             if self.should_stop():
@@ -107,6 +123,10 @@ class JobRunner:
                 self._run_item(item)
             except StopRequested:
                 return self._interrupt(item)
+            except OwnershipLost:
+                log.warning("job %s was taken over by another worker; abandoning item %d", self.job.id,
+                            item.index + 1)
+                return None
             except self._engine().RenderCancelled:
                 self._mark(item, ItemState.CANCELLED, "cancelled by request")
                 break
@@ -122,8 +142,10 @@ class JobRunner:
     def _run_item(self, item: ItemStatus) -> None:
         engine = self._engine()
         final = self.out_dir / output_name(item.index, item.video)
-        part = final.with_name(f".{final.name}.part")
+        part = final.with_name(f".{final.name}.{self.writer.worker.worker_id}.part")
         thumb = final.with_suffix(".jpg")
+        for leftover in self.out_dir.glob(f".{protocol.glob_escape(final.name)}.*.part"):
+            _remove(leftover)  # from an owner that died mid-item; the job is ours now
         with self.writer.lock:
             item.state, item.stage, item.progress, item.error = ItemState.RUNNING, "starting", 0.0, ""
             item.started = now_iso()
@@ -135,7 +157,7 @@ class JobRunner:
             result = engine.render(self.job.audio, item.video, part, options, self._progress_for(item, started))
             engine.write_thumbnail(part, thumb)
             os.replace(part, final)
-        except (StopRequested, engine.RenderCancelled):
+        except (StopRequested, OwnershipLost, engine.RenderCancelled):
             _remove(part)
             raise
         except engine.EngineError as exc:
@@ -166,6 +188,7 @@ class JobRunner:
                 raise StopRequested()
             if self._cancel_seen():
                 raise engine.RenderCancelled("cancelled by request")
+            self._check_ownership()
             with self.writer.lock:
                 item.stage = stage
                 item.progress = max(0.0, min(1.0, float(fraction)))
@@ -193,6 +216,15 @@ class JobRunner:
             self._last_cancel_check = now
             self._cancelled = protocol.cancel_requested(self.layout, self.job.id)
         return self._cancelled
+
+    def _check_ownership(self) -> None:
+        """Raise OwnershipLost when our active/ file is gone (renamed by a worker that took over)."""
+        now = time.monotonic()
+        if now - self._last_owner_check >= OWNERSHIP_POLL_S:
+            self._last_owner_check = now
+            self.writer.owned()
+        if self.writer.lost:
+            raise OwnershipLost()
 
     def _mark(self, item: ItemStatus, state: ItemState, error: str) -> None:
         with self.writer.lock:

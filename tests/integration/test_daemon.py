@@ -224,7 +224,7 @@ def test_cli_submit_status_list_and_copy(root, layout, media, daemons, tmp_path)
     assert ok.returncode == 0, ok.stderr
     job_id = ok.stdout.strip().splitlines()[-1]
     inputs = sorted(p.name for p in (root / "results" / job_id / "inputs").iterdir())
-    assert inputs == ["00_short.wav", "01_tiny.mp4", "02_tiny.mp4"]
+    assert inputs == ["short.wav", "tiny-2.mp4", "tiny.mp4"]
     queued = json.loads(run_cli(root, "status", job_id, "--json").stdout)
     assert queued["state"] == "queued" and queued["total"] == 2
 
@@ -235,3 +235,29 @@ def test_cli_submit_status_list_and_copy(root, layout, media, daemons, tmp_path)
     listing = run_cli(root, "list")
     assert job_id in listing.stdout and "lecture" in listing.stdout
     assert run_cli(root, "status", "no-such-job").returncode == 1
+
+
+def test_a_frozen_owner_loses_its_job_to_another_daemon_and_lets_go(root, layout, media, daemons) -> None:
+    """SIGSTOP freezes the owner's heartbeat; a second daemon takes the job over; on SIGCONT the
+    first notices within a frame or two, abandons it, and never overwrites the new owner's status."""
+    audio = copy_into(root, media["audio_long"])
+    videos = [copy_into(root, media["wide"], f"p{i}.mp4") for i in range(2)]
+    d1 = daemons()
+    job_id = submit(layout, audio, videos)
+    _wait_item_running(layout, job_id, 0)
+    os.kill(d1.pid, signal.SIGSTOP)
+    try:
+        d2 = daemons("--stale-after", "2")
+        wait_for(lambda: status(layout, job_id).worker.pid == d2.pid, timeout=30, what="the takeover")
+    finally:
+        os.kill(d1.pid, signal.SIGCONT)
+    s = wait_for(lambda: finished(layout, job_id), timeout=240, what="the job under its new owner")
+    assert s.state == JobState.DONE and s.done == 2 and s.worker.pid == d2.pid
+    wait_for(lambda: f"job {job_id} was taken over by another worker; abandoning item 1" in _log_text(root),
+             timeout=30, what="the first daemon to let go mid-item")
+    assert len(re.findall(rf"job {job_id} item 1/2 done", _log_text(root))) == 1, "item 1 finished twice"
+    time.sleep(1.5)  # give a stale heartbeat write the chance to happen, if it could
+    assert status(layout, job_id).state == JobState.DONE and status(layout, job_id).worker.pid == d2.pid
+    assert (layout.spool_dir("done") / f"{job_id}.json").exists()
+    assert d1.proc.poll() is None and d2.proc.poll() is None, "both daemons keep serving"
+    assert not list((root / "results" / job_id).glob(".*.part"))

@@ -255,3 +255,10 @@ def test_job_ids_sort_by_time_and_are_unique() -> None:
     ids = [new_job_id() for _ in range(200)]
     assert len(set(ids)) == 200
     assert all(protocol._ID_RE.match(i) for i in ids)
+
+
+def test_spool_files_follow_the_umask_not_mkstemps_0600(layout: Layout) -> None:
+    path = layout.spool_dir("status") / "x.json"
+    protocol.atomic_write_json(path, {"a": 1})
+    assert path.stat().st_mode & 0o777 == protocol.FILE_MODE
+    assert protocol.FILE_MODE & 0o044, "readable by the dashboard even when it runs as another user"
