@@ -8,7 +8,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from .errors import EngineError, MediaError, RenderCancelled, UnknownBackendError
+from .errors import EngineError, InvalidOptions, MediaError, RenderCancelled, UnknownBackendError
 from .options import RenderOptions
 
 _LAZY = {
@@ -41,6 +41,6 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
 
 
-__all__ = ["EngineError", "MediaError", "MediaInfo", "RenderCancelled", "RenderOptions", "RenderResult",
+__all__ = ["EngineError", "InvalidOptions", "MediaError", "MediaInfo", "RenderCancelled", "RenderOptions", "RenderResult",
            "UnknownBackendError", "audio_duration", "available_backends", "probe", "render",
            "write_thumbnail"]

@@ -10,6 +10,10 @@ class MediaError(EngineError):
     """An input could not be opened or decoded (corrupt, unsupported, no stream)."""
 
 
+class InvalidOptions(EngineError):
+    """A render option has a value the engine cannot use; the message names the option."""
+
+
 class UnknownBackendError(EngineError):
     """The requested backend does not exist or is not usable on this machine."""
 

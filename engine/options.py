@@ -1,10 +1,18 @@
-"""RenderOptions: what a caller may ask of one render, as a JSON-friendly dataclass."""
+"""RenderOptions: what a caller may ask of one render, as a JSON-friendly dataclass.
+
+This module is light (no media libraries), so the spooler and the dashboard can validate a
+job's options before it is queued.
+"""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from .errors import InvalidOptions
+
 DEFAULT_BACKEND = "none"
+DEVICES = ("cpu", "cuda")
+X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 
 
 @dataclass
@@ -17,15 +25,29 @@ class RenderOptions:
     preset: str = "veryfast"  # x264 speed/size trade-off
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.backend, str) or not self.backend:
+            raise InvalidOptions(f"backend must be a name, got {self.backend!r}")
+        if self.device not in DEVICES:
+            raise InvalidOptions(f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
+        if isinstance(self.crf, bool) or not isinstance(self.crf, (int, float)) or not 0 <= self.crf <= 51:
+            raise InvalidOptions(f"crf must be a number from 0 (lossless) to 51, got {self.crf!r}")
+        self.crf = int(self.crf)
+        if self.preset not in X264_PRESETS:
+            raise InvalidOptions(f"preset must be one of {', '.join(X264_PRESETS)}, got {self.preset!r}")
+        if not isinstance(self.extra, dict):
+            raise InvalidOptions(f"extra must be an object, got {self.extra!r}")
+
     @classmethod
-    def from_dict(cls, data: dict[str, Any] | None) -> RenderOptions:
-        """Build from a job's `options` dict; keys the engine does not know go to `extra`."""
+    def from_dict(cls, data: dict[str, Any] | None) -> "RenderOptions":
+        """Build from a job's `options` dict, validated; keys the engine does not know go to `extra`."""
         data = dict(data or {})
         known = {f.name for f in fields(cls)} - {"extra"}
         kwargs = {k: data.pop(k) for k in list(data) if k in known}
-        extra = dict(data.pop("extra", {}) or {})
-        extra.update(data)
-        return cls(**kwargs, extra=extra)
+        extra = data.pop("extra", {}) or {}
+        if not isinstance(extra, dict):
+            raise InvalidOptions(f"extra must be an object, got {extra!r}")
+        return cls(**kwargs, extra={**extra, **data})
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form (inverse of from_dict)."""

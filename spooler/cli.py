@@ -8,6 +8,9 @@ import shutil
 import sys
 from pathlib import Path
 
+from engine.errors import InvalidOptions
+from engine.options import RenderOptions
+
 from . import protocol
 from .config import Layout, allowed_roots, layout_for
 from .daemon import Daemon, DaemonOptions, detect_device
@@ -108,7 +111,12 @@ def cmd_submit(args: argparse.Namespace, layout: Layout) -> int:
     allowed = allowed_roots(layout.root, args.allow_root)
     base = Path.cwd()
     audio, *videos = [str(protocol.resolve_input(str(s), base, allowed, layout.root)) for s in sources]
-    job = protocol.make_job(audio, videos, name=args.name, options=_parse_options(args.backend, args.option))
+    options = _parse_options(args.backend, args.option)
+    try:
+        RenderOptions.from_dict(options)  # light: catches a bad value before it is queued
+    except InvalidOptions as exc:
+        raise protocol.InvalidJob(f"bad options: {exc}") from None
+    job = protocol.make_job(audio, videos, name=args.name, options=options)
     job.id = job_id
     protocol.submit(layout, job)
     print(f"queued {len(videos)} item(s); follow with: python -m spooler status {job_id}", file=sys.stderr)

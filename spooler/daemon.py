@@ -76,6 +76,7 @@ class Daemon:
         finally:
             self.stop_event.set()
             if self._observer is not None:
+                self._observer.unschedule_all()  # stops the emitters first: no shutdown race noise
                 self._observer.stop()
                 self._observer.join(timeout=5)
             heartbeat.join(timeout=5)
@@ -177,6 +178,7 @@ class Daemon:
         try:
             job = protocol.load_job(path)
             job = protocol.resolve_job_inputs(job, self.layout, allowed_roots(self.layout.root, self.options.allow_roots))
+            check_options(job.options)
         except protocol.InvalidJob as exc:
             protocol.reject(path, self.layout, str(exc))
             self._write_rejected_status(protocol.job_id_of(path), str(exc))
@@ -222,6 +224,18 @@ class Daemon:
             return
         protocol.clear_cancel(self.layout, job.id)
         log.info("job %s %s: %d done, %d failed of %d", job.id, state.value, status.done, status.failed, status.total)
+
+
+def check_options(options: dict) -> None:
+    """Raise InvalidJob unless the engine accepts these options and knows their backend."""
+    from engine.backends import get_backend
+    from engine.errors import EngineError
+    from engine.options import RenderOptions
+
+    try:
+        get_backend(RenderOptions.from_dict(options).backend)
+    except EngineError as exc:
+        raise protocol.InvalidJob(f"bad options: {exc}") from None
 
 
 def _unparsable(path: Path) -> bool:

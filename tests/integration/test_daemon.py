@@ -80,6 +80,9 @@ def test_bad_job_files_are_rejected_with_reasons_and_the_daemon_goes_on(root, la
         "missing.json": json.dumps({"schema": 1, "audio": str(audio), "videos": [str(root / "nope.mp4")]}),
         "outside.json": json.dumps({"schema": 1, "audio": str(audio), "videos": [str(outside)]}),
         "notes.txt": "hello",
+        "badcrf.json": json.dumps({"schema": 1, "audio": str(audio), "videos": [str(video)], "options": {"crf": "high"}}),
+        "nobackend.json": json.dumps({"schema": 1, "audio": str(audio), "videos": [str(video)],
+                                      "options": {"backend": "magic"}}),
     }
     for name, text in bad.items():
         (new / name).write_text(text)
@@ -92,6 +95,8 @@ def test_bad_job_files_are_rejected_with_reasons_and_the_daemon_goes_on(root, la
         "missing.json": "input file not found",
         "outside.json": "outside the allowed roots",
         "notes.txt": "not a job file",
+        "badcrf.json": "bad options: crf must be a number from 0 (lossless) to 51, got 'high'",
+        "nobackend.json": "bad options: unknown backend 'magic'; available: none",
     }
     for name, reason in reasons.items():
         reason_file = layout.spool_dir("rejected") / f"{name}.reason.txt"
@@ -218,6 +223,10 @@ def test_cli_submit_status_list_and_copy(root, layout, media, daemons, tmp_path)
 
     missing = run_cli(root, "submit", "--audio", str(tmp_path / "nope.wav"), "--video", str(outside_video))
     assert missing.returncode == 1 and "not found" in missing.stderr
+
+    bad = run_cli(root, "submit", "--copy", "--audio", str(outside_audio), "--video", str(outside_video),
+                  "--option", "preset=ludicrous")
+    assert bad.returncode == 1 and "bad options: preset must be one of" in bad.stderr
 
     ok = run_cli(root, "submit", "--copy", "--name", "lecture", "--audio", str(outside_audio),
                  "--video", str(outside_video), str(outside_video))

@@ -1,0 +1,63 @@
+"""The daemon survives a bug in a backend: the item fails with a one-line reason, the traceback
+goes to the log, and the next job still runs. The daemon runs in this process (with --once) so
+that a deliberately broken backend can be registered next to the real `none` one."""
+from __future__ import annotations
+
+import logging
+import signal
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.backends import Backend, register
+from engine.testmedia import make_test_audio, make_test_video
+from spooler import protocol
+from spooler.config import Layout
+from spooler.daemon import Daemon, DaemonOptions
+from spooler.records import ItemState, JobState
+
+
+class ExplodingBackend(Backend):
+    """A backend with a bug: it raises ZeroDivisionError after three frames."""
+
+    name = "explode"
+
+    def is_available(self) -> tuple[bool, str]:
+        return True, "test backend that fails after three frames"
+
+    def frames(self, ctx, progress):
+        for _ in range(3):
+            yield np.zeros((ctx.height, ctx.width, 3), np.uint8)
+        raise ZeroDivisionError("division by zero\nsecond line of the message")
+
+
+@pytest.fixture
+def restore_signals():
+    saved = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    yield
+    for s, handler in saved.items():
+        signal.signal(s, handler)
+
+
+def test_a_crashing_backend_fails_its_item_and_the_daemon_goes_on(tmp_path: Path, caplog, restore_signals) -> None:
+    register("explode", ExplodingBackend)
+    layout = Layout(tmp_path / "root").ensure()
+    video = make_test_video(layout.root / "v.mp4", seconds=0.5, size=(64, 48))
+    audio = make_test_audio(layout.root / "a.wav", seconds=0.5)
+    broken = protocol.make_job(str(audio), [str(video), str(video)], options={"backend": "explode"})
+    fine = protocol.make_job(str(audio), [str(video)], options={"backend": "none"})
+    protocol.submit(layout, broken)
+    protocol.submit(layout, fine)
+
+    caplog.set_level(logging.INFO)
+    assert Daemon(layout, DaemonOptions(watch=False, once=True)).run() == 0
+
+    s = protocol.read_status(layout, broken.id)
+    assert s.state == JobState.FAILED and [it.state for it in s.items] == [ItemState.FAILED] * 2
+    assert s.items[0].error == "internal error: ZeroDivisionError: division by zero"
+    assert (layout.spool_dir("failed") / f"{broken.id}.json").exists()
+    crash = [r for r in caplog.records if r.exc_info and r.exc_info[0] is ZeroDivisionError]
+    assert len(crash) == 2, "each crash is logged with its traceback"
+    assert protocol.read_status(layout, fine.id).state == JobState.DONE
+    assert not list((layout.results / broken.id).glob(".*.part"))
