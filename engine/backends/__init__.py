@@ -14,6 +14,11 @@ def register(name: str, factory: Callable[[], Backend]) -> None:
     _FACTORIES[name] = factory
 
 
+def unregister(name: str) -> None:
+    """Remove a backend registered under `name` (no error if absent)."""
+    _FACTORIES.pop(name, None)
+
+
 def _none() -> Backend:
     from .none import NoneBackend
     return NoneBackend()
@@ -51,4 +56,4 @@ def get_backend(name: str) -> Backend:
 
 
 __all__ = ["Backend", "ProgressFn", "RenderContext", "available_backends", "backend_names",
-           "backend_status", "get_backend", "register"]
+           "backend_status", "get_backend", "register", "unregister"]

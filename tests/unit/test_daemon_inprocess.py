@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.backends import Backend, register
+from engine.backends import Backend, register, unregister
 from engine.testmedia import make_test_audio, make_test_video
 from spooler import protocol
 from spooler.config import Layout
@@ -33,6 +33,13 @@ class ExplodingBackend(Backend):
 
 
 @pytest.fixture
+def exploding_backend():
+    register("explode", ExplodingBackend)
+    yield "explode"
+    unregister("explode")
+
+
+@pytest.fixture
 def restore_signals():
     saved = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
     yield
@@ -40,8 +47,8 @@ def restore_signals():
         signal.signal(s, handler)
 
 
-def test_a_crashing_backend_fails_its_item_and_the_daemon_goes_on(tmp_path: Path, caplog, restore_signals) -> None:
-    register("explode", ExplodingBackend)
+def test_a_crashing_backend_fails_its_item_and_the_daemon_goes_on(tmp_path: Path, caplog, restore_signals,
+                                                                   exploding_backend) -> None:
     layout = Layout(tmp_path / "root").ensure()
     video = make_test_video(layout.root / "v.mp4", seconds=0.5, size=(64, 48))
     audio = make_test_audio(layout.root / "a.wav", seconds=0.5)
