@@ -10,9 +10,8 @@ from pathlib import Path
 import av
 import numpy as np
 
-from .errors import MediaError
 from .media_errors import media_error
-from .media_probe import open_input
+from .media_probe import first_stream, reading
 
 log = logging.getLogger(__name__)
 
@@ -30,11 +29,8 @@ def iter_audio_frames(path: str | os.PathLike[str], rate: int, layout: str = "st
                       fmt: str = "fltp") -> Iterator[av.AudioFrame]:
     """Yield the first audio stream's frames resampled to rate/layout/fmt, pts counted in samples from 0."""
     path = Path(path)
-    container = open_input(path, "audio")
-    try:
-        if not container.streams.audio:
-            raise media_error("audio", path, "no audio stream")
-        stream = container.streams.audio[0]
+    with reading(path, "audio") as container:
+        stream = first_stream(container, path, "audio")
         resampler = av.AudioResampler(format=fmt, layout=layout, rate=rate)
         time_base, done, bad = Fraction(1, rate), 0, 0
         for packet in container.demux(stream):
@@ -58,12 +54,6 @@ def iter_audio_frames(path: str | os.PathLike[str], rate: int, layout: str = "st
             yield out
         if done == 0:
             raise media_error("audio", path, "the audio stream has no decodable samples")
-    except MediaError:
-        raise
-    except Exception as exc:
-        raise media_error("audio", path, exc) from exc
-    finally:
-        container.close()
 
 
 def load_audio(path: str | os.PathLike[str], rate: int = 16000, mono: bool = True) -> np.ndarray:

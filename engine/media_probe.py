@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -10,7 +12,7 @@ from typing import Any
 
 import av
 
-from .errors import MediaError
+from .errors import EngineError
 from .media_errors import media_error
 
 log = logging.getLogger(__name__)
@@ -63,6 +65,28 @@ def open_input(path: str | os.PathLike[str], kind: str = "video") -> av.containe
         raise media_error(kind, p, exc) from exc
 
 
+@contextmanager
+def reading(path: str | os.PathLike[str], kind: str = "video") -> Iterator[av.container.InputContainer]:
+    """Open a media file for a block: errors inside become MediaError naming the file; always closed."""
+    container = open_input(path, kind)
+    try:
+        yield container
+    except EngineError:
+        raise
+    except Exception as exc:  # PyAV raises many error types; all mean "cannot read"
+        raise media_error(kind, path, exc) from exc
+    finally:
+        container.close()
+
+
+def first_stream(container: av.container.InputContainer, path: str | os.PathLike[str], kind: str) -> Any:
+    """The first video or audio stream (by `kind`), or MediaError "no <kind> stream"."""
+    streams = container.streams.video if kind == "video" else container.streams.audio
+    if not streams:
+        raise media_error(kind, path, f"no {kind} stream")
+    return streams[0]
+
+
 def fps_fraction(fps: float) -> Fraction:
     """A rational frame rate for an encoder (29.97 -> 2997/100, 1350/61 stays exact)."""
     return Fraction(fps).limit_denominator(1001)
@@ -109,15 +133,8 @@ def _is_image(container: av.container.InputContainer, stream: av.video.stream.Vi
 
 def probe(path: str | os.PathLike[str], kind: str = "video") -> MediaInfo:
     """Inspect a media file; raises MediaError("cannot read <kind> 'name': reason")."""
-    container = open_input(path, kind)
-    try:
+    with reading(path, kind) as container:
         return _probe_open(container, Path(path), kind)
-    except MediaError:
-        raise
-    except Exception as exc:
-        raise media_error(kind, path, exc) from exc
-    finally:
-        container.close()
 
 
 def _probe_open(container: av.container.InputContainer, path: Path, kind: str) -> MediaInfo:
@@ -163,11 +180,8 @@ def _stream_duration(stream: av.stream.Stream, container: av.container.InputCont
 
 def audio_duration(path: str | os.PathLike[str], exact: bool = True) -> float:
     """Seconds of sound in the first audio stream (decodes lossy codecs to count samples when exact)."""
-    container = open_input(path, "audio")
-    try:
-        if not container.streams.audio:
-            raise media_error("audio", path, "no audio stream")
-        stream = container.streams.audio[0]
+    with reading(path, "audio") as container:
+        stream = first_stream(container, path, "audio")
         header = _stream_duration(stream, container)
         if header and (not exact or stream.codec_context.name.startswith(EXACT_DURATION_AUDIO)):
             return header
@@ -178,9 +192,3 @@ def audio_duration(path: str | os.PathLike[str], exact: bool = True) -> float:
         if samples == 0:
             raise media_error("audio", path, "the audio stream has no decodable samples")
         return samples / float(stream.rate)
-    except MediaError:
-        raise
-    except Exception as exc:
-        raise media_error("audio", path, exc) from exc
-    finally:
-        container.close()

@@ -11,9 +11,8 @@ import av
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
-from .errors import MediaError
 from .media_errors import media_error
-from .media_probe import DEFAULT_FPS, _is_image, open_input, rotation_of, sane_fps
+from .media_probe import DEFAULT_FPS, _is_image, first_stream, reading, rotation_of, sane_fps
 from .prefetch import prefetch
 
 log = logging.getLogger(__name__)
@@ -106,11 +105,8 @@ def _constant_rate(frames: Iterator[av.VideoFrame], fps: float, rotation: int) -
 
 
 def _frames(path: Path, fps: float | None, max_frames: int | None) -> Iterator[np.ndarray]:
-    container = open_input(path, "video")
-    try:
-        if not container.streams.video:
-            raise media_error("video", path, "no video stream")
-        stream = container.streams.video[0]
+    with reading(path, "video") as container:
+        stream = first_stream(container, path, "video")
         stream.thread_type = "AUTO"
         if _is_image(container, stream):
             frame = next(iter(_decoded(container, stream, path)), None)
@@ -136,12 +132,6 @@ def _frames(path: Path, fps: float | None, max_frames: int | None) -> Iterator[n
             if max_frames is not None and n >= max_frames:
                 return
             yield arr
-    except MediaError:
-        raise
-    except Exception as exc:
-        raise media_error("video", path, exc) from exc
-    finally:
-        container.close()
 
 
 def iter_frames(path: str | os.PathLike[str], fps: float | None = None,
@@ -157,33 +147,31 @@ def iter_frames(path: str | os.PathLike[str], fps: float | None = None,
 def read_frame_at(path: str | os.PathLike[str], seconds: float) -> np.ndarray:
     """One display-oriented RGB frame at about `seconds` (the last frame if past the end)."""
     path = Path(path)
-    container = open_input(path, "video")
-    try:
-        if not container.streams.video:
-            raise media_error("video", path, "no video stream")
-        stream = container.streams.video[0]
+    with reading(path, "video") as container:
+        stream = first_stream(container, path, "video")
         stream.thread_type = "AUTO"
         start = float(stream.start_time * stream.time_base) if stream.start_time else 0.0
         target = start + seconds
-        if seconds > 0 and not _is_image(container, stream) and stream.time_base:
-            try:
-                container.seek(int(target / stream.time_base), stream=stream, backward=True)
-            except Exception as exc:  # unseekable: decode from the start instead
-                log.info("%s: seek failed (%s); decoding from the start", path.name, exc)
-                container.close()
-                container = open_input(path, "video")
-                stream = container.streams.video[0]
-        last = None
-        for frame in _decoded(container, stream, path):
-            last = frame
-            if frame.time is None or frame.time >= target:
-                break
-        if last is None:
-            raise media_error("video", path, "no decodable video frames")
-        return to_rgb(last, rotation_of(last, stream))
-    except MediaError:
-        raise
-    except Exception as exc:
-        raise media_error("video", path, exc) from exc
-    finally:
-        container.close()
+        if seconds <= 0 or _is_image(container, stream) or not stream.time_base:
+            return _frame_from(container, stream, path, target)
+        try:
+            container.seek(int(target / stream.time_base), stream=stream, backward=True)
+        except Exception as exc:  # unseekable: decode from the start instead (below)
+            log.info("%s: seek failed (%s); decoding from the start", path.name, exc)
+        else:
+            return _frame_from(container, stream, path, target)
+    with reading(path, "video") as container:
+        return _frame_from(container, first_stream(container, path, "video"), path, target)
+
+
+def _frame_from(container: av.container.InputContainer, stream: av.video.stream.VideoStream, path: Path,
+                target: float) -> np.ndarray:
+    """Decode from the current position to the first frame at or after `target` seconds."""
+    last = None
+    for frame in _decoded(container, stream, path):
+        last = frame
+        if frame.time is None or frame.time >= target:
+            break
+    if last is None:
+        raise media_error("video", path, "no decodable video frames")
+    return to_rgb(last, rotation_of(last, stream))

@@ -151,7 +151,7 @@ class Daemon:
     def work_once(self) -> bool:
         """Run one job if there is one (orphans first, then the oldest queued); True if any ran."""
         for path in protocol.orphaned_jobs(self.layout, self.options.stale_after_s):
-            taken = protocol.take_back(path, self.layout, self.worker.worker_id)
+            taken = protocol.claim(path, self.layout, self.worker.worker_id)
             if taken is not None:
                 log.info("took back job %s from %s", protocol.job_id_of(path), protocol.owner_of(path))
                 self._handle(taken, claimed_at=time.time())

@@ -251,17 +251,11 @@ def active_files(layout: Layout) -> list[Path]:
 
 
 def claim(path: Path, layout: Layout, worker_id: str) -> Path | None:
-    """Claim a queued job file by renaming it into active/; None when another daemon won."""
-    dest = layout.spool_dir("active") / f"{job_id_of(path)}{OWNER_SEP}{worker_id}.json"
-    try:
-        os.rename(path, dest)
-    except FileNotFoundError:
-        return None
-    return dest
+    """Claim a job file for `worker_id` by one rename into active/X@worker.json.
 
-
-def take_back(path: Path, layout: Layout, worker_id: str) -> Path | None:
-    """Take over an active job from a dead owner; None when another daemon took it first."""
+    Works for a queued file in new/ and for an orphaned one in active/ (taking it back from a
+    dead owner). Returns None when another daemon renamed it first.
+    """
     dest = layout.spool_dir("active") / f"{job_id_of(path)}{OWNER_SEP}{worker_id}.json"
     try:
         os.rename(path, dest)

@@ -183,8 +183,8 @@ def test_take_back_from_a_dead_owner_is_one_rename_only_one_wins(layout: Layout)
     active = protocol.claim(path, layout, "hostA-1-dead")
     # the owner left no heartbeat: the job is orphaned
     assert protocol.orphaned_jobs(layout, stale_after_s=30) == [active]
-    first = protocol.take_back(active, layout, "hostB-2-abcd")
-    second = protocol.take_back(active, layout, "hostC-3-abcd")
+    first = protocol.claim(active, layout, "hostB-2-abcd")
+    second = protocol.claim(active, layout, "hostC-3-abcd")
     assert first is not None and second is None
     assert protocol.owner_of(first) == "hostB-2-abcd"
 
