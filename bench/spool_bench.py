@@ -135,6 +135,7 @@ def main() -> None:
     for watch in (True, False):
         lat = latency(args.latency_runs if watch else max(10, args.latency_runs // 2), watch)
         key = "latency_watchdog_ms" if watch else "latency_rescan_only_ms"
+        print(key, "all:", " ".join(f"{x:.0f}" for x in lat), flush=True)
         report[key] = {"n": len(lat), "median": round(statistics.median(lat), 1),
                        "min": round(min(lat), 1), "max": round(max(lat), 1)}
         print(key, json.dumps(report[key]), flush=True)

@@ -61,11 +61,11 @@ class Daemon:
     def run(self) -> int:
         """Serve until SIGTERM/SIGINT (or an empty queue with `once`); return an exit code."""
         self._install_signals()
-        protocol.write_worker(self.layout, self.worker)
-        heartbeat = threading.Thread(target=self._heartbeat_loop, name="heartbeat", daemon=True)
-        heartbeat.start()
         if self.options.watch:
             self._start_watching()
+        protocol.write_worker(self.layout, self.worker)  # announced once it is ready to hear new jobs
+        heartbeat = threading.Thread(target=self._heartbeat_loop, name="heartbeat", daemon=True)
+        heartbeat.start()
         log.info(
             "worker %s serving %s on %s (watchdog %s, rescan every %.1fs)",
             self.worker.worker_id, self.layout.spool, self.options.device,
@@ -104,14 +104,19 @@ class Daemon:
             log.warning("watchdog is not installed; falling back to rescanning every %.1fs", self.options.rescan_s)
             return
         wake = self.wake
+        wanted = tuple(str(self.layout.spool_dir(name)) + os.sep for name in ("new", "cancel"))
 
         class _Wake(FileSystemEventHandler):
             def on_any_event(self, event) -> None:  # noqa: ANN001 - watchdog's event type
-                wake.set()
+                paths = (str(event.src_path), str(getattr(event, "dest_path", "") or ""))
+                if any(p.startswith(wanted) for p in paths):
+                    wake.set()
 
+        # One recursive watch over the whole spool, not one on new/: inotify then pairs the
+        # IN_MOVED_FROM of our own claim (new/ -> active/) with its IN_MOVED_TO at once. With
+        # new/ alone, watchdog holds each unpaired move-from 0.5 s, and the events behind it.
         observer = Observer()
-        observer.schedule(_Wake(), str(self.layout.spool_dir("new")), recursive=False)
-        observer.schedule(_Wake(), str(self.layout.spool_dir("cancel")), recursive=False)
+        observer.schedule(_Wake(), str(self.layout.spool), recursive=True)
         observer.daemon = True
         try:
             observer.start()
