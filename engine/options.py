@@ -23,6 +23,7 @@ class RenderOptions:
     device: str = "cpu"  # "cpu" or "cuda"
     crf: int = 20  # x264 quality: lower is better and bigger (18..28 sensible)
     preset: str = "veryfast"  # x264 speed/size trade-off
+    cache_dir: str = ""  # where per-video analysis is cached ("" = no cache); the daemon uses <root>/cache
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -35,6 +36,8 @@ class RenderOptions:
         self.crf = int(self.crf)
         if self.preset not in X264_PRESETS:
             raise InvalidOptions(f"preset must be one of {', '.join(X264_PRESETS)}, got {self.preset!r}")
+        if not isinstance(self.cache_dir, str):
+            raise InvalidOptions(f"cache_dir must be a folder path, got {self.cache_dir!r}")
         if not isinstance(self.extra, dict):
             raise InvalidOptions(f"extra must be an object, got {self.extra!r}")
 

@@ -151,7 +151,7 @@ class JobRunner:
             item.started = now_iso()
             self.status.current_item = item.name
         self.writer.write()
-        options = {**self.job.options, "device": self.job.options.get("device", self.device)}
+        options = {"device": self.device, "cache_dir": str(self.layout.cache), **self.job.options}
         started = time.monotonic()
         try:
             result = engine.render(self.job.audio, item.video, part, options, self._progress_for(item, started))
