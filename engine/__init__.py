@@ -12,8 +12,8 @@ from .errors import EngineError, InvalidOptions, MediaError, RenderCancelled, Un
 from .options import RenderOptions
 
 _LAZY = {
-    "render": "render",
-    "RenderResult": "render",
+    "render": "rendering",
+    "RenderResult": "rendering",
     "write_thumbnail": "thumbnail",
     "probe": "media_probe",
     "MediaInfo": "media_probe",
@@ -24,7 +24,7 @@ _LAZY = {
 if TYPE_CHECKING:
     from .backends import available_backends
     from .media_probe import MediaInfo, audio_duration, probe
-    from .render import RenderResult, render
+    from .rendering import RenderResult, render
     from .thumbnail import write_thumbnail
 
 

@@ -1,4 +1,4 @@
-"""`python -m engine`: render, probe, thumbnail and backends from a shell."""
+"""`python -m engine`: render, probe, thumbnail, backends and bench from a shell."""
 from __future__ import annotations
 
 import argparse
@@ -9,6 +9,8 @@ import time
 from typing import TextIO
 
 from .errors import EngineError
+from .evaluate.cli import add_arguments as evaluate_arguments
+from .evaluate.cli import run as _evaluate
 
 BAR_WIDTH = 28
 
@@ -73,6 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     r.add_argument("--crf", type=int, default=None, help="x264 quality, 18..28 (lower = better)")
     r.add_argument("--preset", default=None, help="x264 preset, e.g. veryfast, medium")
+    r.add_argument("--cache-dir", default=None, help="reuse per-video analysis (face tracks) kept here")
     p = sub.add_parser("probe", help="print what is in a media file as JSON")
     p.add_argument("file")
     t = sub.add_parser("thumbnail", help="write a JPEG of a frame near 1/3 of a video")
@@ -80,18 +83,39 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("out")
     t.add_argument("--max-side", type=int, default=320)
     sub.add_parser("backends", help="list backends and whether they are usable here")
+    b = sub.add_parser("bench", help="time a backend against the ffmpeg-only floor at several sizes")
+    b.add_argument("--backend", default="none", help="backend to time (see `backends`)")
+    b.add_argument("--sizes", default="480,720,1080", type=_sizes, help="short sides, e.g. 480,720,1080")
+    b.add_argument("--runs", type=int, default=3, help="runs per measurement; the median is reported")
+    b.add_argument("--seconds", type=float, default=20.0, help="seconds of speech per render")
+    b.add_argument("--video", action="append", default=None,
+                   help="talking clip to scale (repeatable); default: the shared portrait and landscape clips")
+    b.add_argument("--audio", default=None, help="speech to trim; default: the shared 60 s English WAV")
+    b.add_argument("--clip-seconds", type=float, default=12.0, help="seconds of each video to use")
+    b.add_argument("--crf", type=int, default=None)
+    b.add_argument("--preset", default=None)
+    b.add_argument("--json", action="store_true", help="print JSON instead of a Markdown table")
+    evaluate_arguments(sub.add_parser("evaluate", help="score a backend on held-out real speech (QUALITY.md)"))
     return parser
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(s.strip().rstrip("p")) for s in text.split(",") if s.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"sizes must be numbers like 480,720,1080, got {text!r}") from None
+    if not sizes or any(not 16 <= s <= 4320 for s in sizes):
+        raise argparse.ArgumentTypeError(f"sizes must be between 16 and 4320, got {text!r}")
+    return sizes
 
 
 def _render(args: argparse.Namespace) -> int:
     from .options import RenderOptions
-    from .render import render
+    from .rendering import render
 
-    opts = RenderOptions(backend=args.backend, device=args.device)
-    if args.crf is not None:
-        opts.crf = args.crf
-    if args.preset:
-        opts.preset = args.preset
+    given = {"backend": args.backend, "device": args.device, "crf": args.crf, "preset": args.preset,
+             "cache_dir": args.cache_dir}
+    opts = RenderOptions.from_dict({k: v for k, v in given.items() if v is not None})  # validated
     printer = ProgressPrinter(sys.stderr)
     try:
         result = render(args.audio, args.video, args.out, opts, printer)
@@ -123,12 +147,29 @@ def _backends(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .bench import markdown, run_bench
+
+    if args.runs < 1 or args.seconds <= 0 or args.clip_seconds <= 0:
+        print("error: --runs, --seconds and --clip-seconds must be positive", file=sys.stderr)
+        return 2
+    result = run_bench(args.backend, args.sizes, args.runs, args.seconds,
+                       [Path(v) for v in args.video] if args.video else None,
+                       Path(args.audio) if args.audio else None, args.clip_seconds, args.crf, args.preset,
+                       say=lambda line: print(line, file=sys.stderr, flush=True))
+    print(json.dumps(result, indent=2) if args.json else markdown(result), end="" if not args.json else "\n")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit status (0 ok, 1 engine error, 2 usage, 130 interrupted)."""
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    handler = {"render": _render, "probe": _probe, "thumbnail": _thumbnail, "backends": _backends}
+    handler = {"render": _render, "probe": _probe, "thumbnail": _thumbnail, "backends": _backends,
+               "bench": _bench, "evaluate": _evaluate}
     try:
         return handler[args.command](args)
     except EngineError as exc:

@@ -13,6 +13,7 @@ from typing import Any
 import av
 
 from .errors import EngineError
+from .media_color import output_matrix
 from .media_errors import media_error
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ class MediaInfo:
     audio_codec: str | None = None
     audio_rate: int = 0
     audio_channels: int = 0
+    matrix: str = ""  # YUV matrix an output of this video is written in ("bt709"/"bt601", see media_color)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""
@@ -166,7 +168,8 @@ def _probe_open(container: av.container.InputContainer, path: Path, kind: str) -
         if not image and not duration:
             duration = n_frames / fps
         info.update(width=w, height=h, fps=fps, duration_s=duration, n_frames=int(n_frames),
-                    rotation=rot, is_image=image, is_vfr=vfr, video_codec=v.codec_context.name)
+                    rotation=rot, is_image=image, is_vfr=vfr, video_codec=v.codec_context.name,
+                    matrix=output_matrix(first))
     return MediaInfo(**info)
 
 

@@ -1,4 +1,4 @@
-"""VideoWriter: RGB frames + audio frames -> H.264 (yuv420p, BT.709) + AAC in an MP4 at an exact path."""
+"""VideoWriter: RGB arrays or YUV frames + audio frames -> H.264 (yuv420p) + AAC in an MP4 at an exact path."""
 from __future__ import annotations
 
 import contextlib
@@ -12,16 +12,19 @@ import av
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
+from .media_color import BT709, RANGE_JPEG, RANGE_MPEG, TAGS, is_full_range, matches_output, source_colorspace, \
+    sws_name
 from .media_probe import fps_fraction
+from .media_read import SWS_THREADS, to_rgb
 
 log = logging.getLogger(__name__)
-
-_BT709, _MPEG_RANGE = 1, 1
 
 
 class VideoWriter:
     """Encode frames to `path` exactly (format forced to mp4, so `x.mp4.part` works), +faststart.
 
+    The picture is written in the YUV `matrix` given ("bt709" or "bt601", see media_color; a
+    render passes the source's, so its unmodified frames need no conversion) and tagged so.
     yuv420p needs even sizes: an odd width/height is padded by one column/row repeating the edge
     (nothing of the picture is cropped) and a log line says so. Use as a context manager: an
     exception inside the block aborts and deletes the partial file.
@@ -29,8 +32,10 @@ class VideoWriter:
 
     def __init__(self, path: str | os.PathLike[str], width: int, height: int, fps: float, *,
                  crf: int = 20, preset: str = "veryfast", audio_rate: int | None = None,
-                 audio_layout: str = "stereo") -> None:
+                 audio_layout: str = "stereo", matrix: str = BT709) -> None:
         self.path = Path(path)
+        self.matrix = matrix
+        self.passed_through = 0  # frames that reached the encoder without any pixel conversion
         self.source_size = (width, height)
         self.size = (width + width % 2, height + height % 2)
         if self.size != self.source_size:
@@ -50,7 +55,8 @@ class VideoWriter:
             v.time_base = self._tb
             v.options = {"crf": str(int(crf)), "preset": str(preset)}
             cc = v.codec_context
-            cc.colorspace, cc.color_primaries, cc.color_trc, cc.color_range = _BT709, _BT709, _BT709, _MPEG_RANGE
+            cc.colorspace, cc.color_primaries, cc.color_trc = TAGS[matrix]
+            cc.color_range = RANGE_MPEG
             self._video = v
             self._audio = None
             if audio_rate:
@@ -67,19 +73,46 @@ class VideoWriter:
         """True when the output is one pixel wider/taller than the frames given."""
         return self.size != self.source_size
 
-    def write_frame(self, rgb: np.ndarray) -> None:
-        """Encode one RGB uint8 (H, W, 3) frame of the source size as the next frame."""
+    def write_frame(self, frame: np.ndarray | av.VideoFrame) -> None:
+        """Encode the next frame: an RGB uint8 (H, W, 3) array of the source size, or an av.VideoFrame.
+
+        A yuv420p VideoFrame of the output size in the writer's matrix (as iter_video_frames
+        yields) goes to the encoder untouched; its pts is overwritten. Other frames are converted.
+        """
+        if isinstance(frame, av.VideoFrame):
+            yuv = self._from_video_frame(frame)
+        else:
+            yuv = self._from_rgb(frame)
+        yuv.pts, yuv.time_base = self.frames_written, self._tb
+        yuv.pict_type = av.video.frame.PictureType.NONE  # a decoder's keyframe flags must not force IDRs
+        for packet in self._video.encode(yuv):
+            self._container.mux(packet)
+        self.frames_written += 1
+
+    def _from_rgb(self, rgb: np.ndarray) -> av.VideoFrame:
         w, h = self.source_size
         if rgb.shape != (h, w, 3):
             raise ValueError(f"frame shape {rgb.shape} != expected {(h, w, 3)}")
         if self.padded:
             rgb = np.pad(rgb, ((0, self.size[1] - h), (0, self.size[0] - w), (0, 0)), mode="edge")
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
-        yuv = self._reformatter.reformat(frame, format="yuv420p", dst_colorspace="ITU709", dst_color_range="MPEG")
-        yuv.pts, yuv.time_base = self.frames_written, self._tb
-        for packet in self._video.encode(yuv):
-            self._container.mux(packet)
-        self.frames_written += 1
+        return self._reformatter.reformat(frame, format="yuv420p", dst_colorspace=sws_name(self.matrix),
+                                          dst_color_range=RANGE_MPEG, threads=SWS_THREADS)
+
+    def _from_video_frame(self, frame: av.VideoFrame) -> av.VideoFrame:
+        size = (frame.width, frame.height)
+        if size == self.size:
+            if matches_output(frame, self.matrix):
+                self.passed_through += 1
+                return frame
+            return self._reformatter.reformat(
+                frame, format="yuv420p", threads=SWS_THREADS, src_colorspace=source_colorspace(frame),
+                dst_colorspace=sws_name(self.matrix), dst_color_range=RANGE_MPEG,
+                src_color_range=RANGE_JPEG if is_full_range(frame) else RANGE_MPEG)
+        if size != self.source_size:
+            raise ValueError(f"frame size {size} != expected {self.source_size}")
+        # odd source size: padded through RGB (rare)
+        return self._from_rgb(to_rgb(frame, 0, self._reformatter))
 
     @property
     def video_time(self) -> float:

@@ -42,12 +42,11 @@ def read_frame_number(rgb: np.ndarray) -> int:
     """Decode the number shown by a (decoded, possibly lossy) numbered frame."""
     h, w = rgb.shape[:2]
     bw, bh = w // COLS, (h // 2) // 2
-    gray = rgb.astype(np.float32).mean(axis=2)
     n = 0
-    for bit in range(BITS):
+    for bit in range(BITS):  # only the centre of each block is looked at (fast even on 4K frames)
         r, c = divmod(bit, COLS)
         y0, x0 = r * bh + bh // 4, c * bw + bw // 4
-        if gray[y0:y0 + bh // 2, x0:x0 + bw // 2].mean() > 128:
+        if rgb[y0:y0 + bh // 2, x0:x0 + bw // 2].mean() > 128:
             n |= 1 << bit
     return n
 
@@ -105,12 +104,13 @@ def make_test_audio(path: str | os.PathLike[str], seconds: float = 2.0, rate: in
 def make_test_video(path: str | os.PathLike[str], seconds: float = 1.0, fps: float = 25,
                     size: tuple[int, int] = (160, 120), with_audio: bool = True, numbered: bool = True,
                     codec: str = "libx264", rotation: int = 0,
-                    frame_times: Sequence[float] | None = None) -> Path:
-    """Write a video whose frame i shows i (see module doc); H.264 MP4 by default.
+                    frame_times: Sequence[float] | None = None, pix_fmt: str | None = None) -> Path:
+    """Write a video whose frame i shows i (see module doc); H.264 MP4 by default, container by extension.
 
-    codec="mpeg4" suits .avi; an odd size is written as yuv444p (libx264 only); rotation
-    (clockwise, like a phone's 'rotate' tag) is stored as a display matrix; frame_times
-    (seconds) makes a variable-frame-rate video.
+    codec="mpeg4" suits .avi, "libvpx-vp9" .webm, "libx265" with pix_fmt="yuv420p10le" makes
+    10-bit HEVC; an odd size is written as yuv444p (libx264 only); rotation (clockwise, like a
+    phone's 'rotate' tag) is stored as a display matrix; frame_times (seconds) makes a
+    variable-frame-rate video. The sound is AAC (PCM in .avi, Opus in .webm).
     """
     path = Path(path)
     rate = Fraction(fps).limit_denominator(1001)
@@ -121,12 +121,17 @@ def make_test_video(path: str | os.PathLike[str], seconds: float = 1.0, fps: flo
     try:
         v = container.add_stream(codec, rate=rate)
         # an odd size cannot be 4:2:0; libx264 stores it as 4:4:4 (as some real sources do)
-        v.width, v.height, v.pix_fmt = w, h, "yuv420p" if w % 2 == 0 and h % 2 == 0 else "yuv444p"
+        v.width, v.height = w, h
+        v.pix_fmt = pix_fmt or ("yuv420p" if w % 2 == 0 and h % 2 == 0 else "yuv444p")
         tb = Fraction(1, 1000) if frame_times is not None else 1 / rate
         v.time_base = tb
         v.codec_context.time_base = tb
         if codec == "libx264":
             v.options = {"preset": "ultrafast", "crf": "18"}
+        elif codec == "libx265":
+            v.options = {"preset": "ultrafast", "crf": "18", "x265-params": "log-level=error"}
+        elif codec == "libvpx-vp9":
+            v.options = {"deadline": "realtime", "cpu-used": "8", "crf": "20", "b": "0"}
         else:
             v.bit_rate = 2_000_000
         if rotation:
@@ -134,7 +139,7 @@ def make_test_video(path: str | os.PathLike[str], seconds: float = 1.0, fps: flo
         a = None
         if with_audio:
             # AAC's priming delay makes the AVI muxer shift video timestamps; AVI gets PCM.
-            audio_codec = "pcm_s16le" if path.suffix.lower() == ".avi" else "aac"
+            audio_codec = {".avi": "pcm_s16le", ".webm": "libopus"}.get(path.suffix.lower(), "aac")
             a = container.add_stream(audio_codec, rate=16000, layout="mono")
         for i, t in enumerate(times):
             img = numbered_frame(i, size) if numbered else np.full((h, w, 3), (i * 7) % 256, np.uint8)
@@ -150,6 +155,26 @@ def make_test_video(path: str | os.PathLike[str], seconds: float = 1.0, fps: flo
             _encode_audio(container, a, tone, 16000, 1)
     finally:
         container.close()
+    return path
+
+
+def make_empty_wav(path: str | os.PathLike[str], rate: int = 16000) -> Path:
+    """Write a valid WAV header with no samples at all."""
+    path = Path(path)
+    with wave.open(str(path), "wb") as wf:
+        wf.setnchannels(1)
+        wf.setsampwidth(2)
+        wf.setframerate(rate)
+    return path
+
+
+def damage_payload(path: str | os.PathLike[str], keep_head: int = 4096, seed: int = 2) -> Path:
+    """Overwrite a media file's bytes after the first keep_head with noise (container index kept at the end)."""
+    path = Path(path)
+    data = bytearray(path.read_bytes())
+    end = len(data) - 4096 if len(data) > keep_head + 8192 else len(data)
+    data[keep_head:end] = np.random.default_rng(seed).bytes(end - keep_head)
+    path.write_bytes(bytes(data))
     return path
 
 

@@ -24,7 +24,13 @@ def _none() -> Backend:
     return NoneBackend()
 
 
+def _identity() -> Backend:
+    from .identity import IdentityBackend
+    return IdentityBackend()
+
+
 register("none", _none)
+register("identity", _identity)
 
 
 def backend_names() -> list[str]:
@@ -37,9 +43,14 @@ def backend_status() -> dict[str, tuple[bool, str]]:
     return {name: _FACTORIES[name]().is_available() for name in backend_names()}
 
 
-def available_backends() -> list[str]:
-    """Names of the backends usable on this machine."""
-    return [name for name in backend_names() if _FACTORIES[name]().is_available()[0]]
+def available_backends(include_diagnostic: bool = False) -> list[str]:
+    """Names of the backends usable on this machine (diagnostic ones only when asked)."""
+    names = []
+    for name in backend_names():
+        backend = _FACTORIES[name]()
+        if backend.is_available()[0] and (include_diagnostic or not backend.diagnostic):
+            names.append(name)
+    return names
 
 
 def get_backend(name: str) -> Backend:

@@ -34,6 +34,7 @@ class Backend(ABC):
     """A lip-sync method. Subclasses set `name` and implement is_available() and frames()."""
 
     name: str = ""
+    diagnostic: bool = False  # a check or benchmark tool, not offered to users as a lip-sync
 
     @abstractmethod
     def is_available(self) -> tuple[bool, str]:

@@ -40,7 +40,8 @@ def test_render_errors_exit_1_with_one_line(media, tmp_path, capsys):
     assert "Traceback" not in "\n".join(err)
     rc = main(["render", "--audio", str(media["audio"]), "--video", str(media["video"]), "--out", str(out),
                "--backend", "nope"])
-    assert rc == 1 and capsys.readouterr().err.strip().endswith("error: unknown backend 'nope'; available: none")
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert rc == 1 and err.startswith("error: unknown backend 'nope'; available: ") and "none" in err
 
 
 def test_usage_error_exits_2(capsys):
@@ -54,7 +55,7 @@ def test_probe_and_backends(media, capsys):
     info = json.loads(capsys.readouterr().out)
     assert (info["width"], info["height"], info["has_audio"]) == (160, 120, True)
     assert main(["backends"]) == 0
-    assert capsys.readouterr().out.startswith("none\tavailable")
+    assert any(line.startswith("none\tavailable") for line in capsys.readouterr().out.splitlines())
     assert main(["probe", str(media["corrupt"])]) == 1
 
 

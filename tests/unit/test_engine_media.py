@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 from PIL import Image
@@ -12,9 +13,9 @@ from PIL import Image
 from engine.errors import MediaError
 from engine.media_audio import iter_audio_frames, load_audio
 from engine.media_probe import audio_duration, probe
-from engine.media_read import iter_frames, read_frame_at
+from engine.media_read import iter_frames, iter_video_frames, read_frame_at
 from engine.media_write import VideoWriter
-from engine.pingpong import FrameSpill, pingpong_frames, pingpong_index
+from engine.pingpong import FrameSpill, pingpong_frames, pingpong_index, replay_start
 from engine.prefetch import prefetch
 from engine.testmedia import (
     STRIPES,
@@ -170,6 +171,104 @@ def test_pingpong_frames_reopens_when_estimate_was_too_high(tmp_path):
     # expected_n=10 means "no spill needed" for 8 frames; the source has only 4, so it is read again
     got = [int(f[0, 0, 0]) for f in pingpong_frames(open_source, 8, tmp_path, 10, (2, 2, 3))]
     assert got == [0, 1, 2, 3, 2, 1, 0, 1] and len(opened) == 2
+
+
+class SpillSpy:
+    """Records how many frames each FrameSpill created by pingpong_frames stored."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.spills: list[FrameSpill] = []
+        spy = self
+
+        class Spill(FrameSpill):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                spy.spills.append(self)
+
+        monkeypatch.setattr("engine.pingpong.FrameSpill", Spill)
+
+    @property
+    def stored(self) -> list[int]:
+        return [s.count for s in self.spills]
+
+
+def _source(n: int, opened: list[int]):
+    def open_source():
+        opened.append(1)
+        return iter([np.full((2, 2, 3), i, np.uint8) for i in range(n)])
+    return open_source
+
+
+@pytest.mark.parametrize("n,n_out,expected_n,max_stored,opens", [
+    (50, 40, 50, 0, 1),  # output shorter than the source: nothing spilled
+    (50, 50, 50, 3, 1),  # as long: only a 3-frame margin in case the source is a little shorter than probed
+    (100, 130, 100, 31 + 4, 1),  # one backward pass: the last (T - n) + 1 frames (+ a 4-frame margin)
+    (100, 199, 100, 100, 1),  # the backward pass reaches frame 0: all frames
+    (10, 500, 10, 10, 1),  # several passes: all frames
+    (90, 130, 100, 41, 2),  # estimate 10 too high: the early spill misses frames, so decode again
+    (120, 130, 100, 55, 1),  # estimate too low: the spill holds more than needed (from 100's view)
+])
+def test_pingpong_spills_only_replayed_frames(tmp_path, monkeypatch, n, n_out, expected_n, max_stored, opens):
+    spy, opened = SpillSpy(monkeypatch), []
+    got = [int(f[0, 0, 0]) for f in pingpong_frames(_source(n, opened), n_out, tmp_path, expected_n)]
+    assert got == [pingpong_index(k, n) for k in range(n_out)]
+    assert (spy.stored[-1] if spy.stored else 0) <= max_stored and len(opened) == opens
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_replay_start():
+    assert [replay_start(10, t) for t in (5, 10, 11, 12, 19, 20, 40)] == [10, 10, 8, 7, 0, 0, 0]
+    assert replay_start(1, 5) == 1
+
+
+def test_frame_spill_keeps_yuv_frames_and_their_tags(tmp_path):
+    spill = FrameSpill(tmp_path)
+    frames = []
+    for i in range(3):
+        frame = av.VideoFrame.from_ndarray(np.full((12, 8), 10 * i, np.uint8), format="yuv420p")
+        frame.colorspace, frame.color_range = 6, 1
+        frames.append(frame)
+        spill.append(frame)
+    assert spill.frame_bytes == 8 * 8 * 3 // 2
+    back = spill.read(1)
+    assert isinstance(back, av.VideoFrame) and (back.width, back.height) == (8, 8)
+    assert (back.to_ndarray() == frames[1].to_ndarray()).all() and (back.colorspace, back.color_range) == (6, 1)
+    with pytest.raises(ValueError):
+        spill.append(np.zeros((8, 8, 3), np.uint8))
+    spill.close()
+
+
+def test_video_frames_pass_through_the_writer_unconverted(media, tmp_path):
+    frames = list(iter_video_frames(media["video"]))
+    assert all(isinstance(f, av.VideoFrame) and f.format.name == "yuv420p" for f in frames)
+    info = probe(media["video"])
+    assert info.matrix == "bt601"  # untagged SD: players assume BT.601, and so does the output
+    out = tmp_path / "yuv.mp4"
+    with VideoWriter(out, 160, 120, 25.0, crf=12, matrix=info.matrix) as w:
+        for f in frames[:10]:
+            w.write_frame(f)
+        w.write_frame(numbered_frame(10))  # an RGB frame (as a lip-sync backend makes) among them
+        assert w.passed_through == 10
+    with av.open(str(out)) as c:
+        assert c.streams.video[0].codec_context.colorspace == 6  # tagged BT.601 (SMPTE 170M)
+    got = list(iter_frames(out))
+    assert [read_frame_number(f) for f in got] == list(range(11))
+    for f in (got[0], got[10]):
+        for k, colour in enumerate(STRIPES):
+            assert np.abs(f[90, 27 + 53 * k].astype(int) - np.array(colour)).max() <= 8
+
+
+def test_video_frames_turned_and_full_range_converted(media, tmp_path):
+    turned = list(iter_video_frames(media["rot"]))
+    assert (turned[0].width, turned[0].height) == (120, 160)
+    rgb = list(iter_frames(media["rot"]))
+    from engine.media_read import to_rgb
+
+    assert np.abs(to_rgb(turned[3]).astype(int) - rgb[3]).max() <= 3  # same picture both ways
+    mjpeg = make_test_video(tmp_path / "full.mov", seconds=0.2, codec="mjpeg", pix_fmt="yuvj420p", with_audio=False)
+    frame = next(iter(iter_video_frames(mjpeg)))
+    assert frame.format.name == "yuv420p" and frame.color_range == 1  # full range squeezed to limited
+    assert read_frame_number(to_rgb(frame)) == 0
 
 
 def test_prefetch_propagates_errors_and_stops():

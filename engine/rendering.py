@@ -12,9 +12,10 @@ from typing import Any
 
 import av
 
-from .backends import RenderContext, get_backend
+from .backends import Backend, RenderContext, get_backend
 from .errors import EngineError
 from .media_audio import aac_output_format, iter_audio_frames
+from .media_color import BT709
 from .media_errors import media_error
 from .media_probe import audio_duration, probe
 from .media_write import VideoWriter
@@ -39,6 +40,7 @@ class RenderResult:
     backend: str
     audio_duration_s: float = 0.0
     padded: bool = False  # True when an odd source size was padded by one pixel to be even
+    passed_through: int = 0  # frames that went from decoder to encoder with no pixel conversion
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage, plus "total"
 
     def to_dict(self) -> dict[str, Any]:
@@ -46,6 +48,11 @@ class RenderResult:
         data = asdict(self)
         data["out"] = str(self.out)
         return data
+
+
+def output_frames(audio_seconds: float, fps: float) -> int:
+    """How many frames an output of audio_seconds at fps has (at least one)."""
+    return max(1, int(audio_seconds * fps + 0.5))
 
 
 def _noop(stage: str, fraction: float) -> None:
@@ -82,7 +89,7 @@ def render(audio: str | os.PathLike[str], video: str | os.PathLike[str], out: st
     report("audio", 0.0)
     t = time.monotonic()
     seconds = audio_duration(audio)
-    n_frames = max(1, int(seconds * vinfo.fps + 0.5))
+    n_frames = output_frames(seconds, vinfo.fps)
     rate, layout = aac_output_format(ainfo.audio_rate, ainfo.audio_channels)
     timings["audio"] = time.monotonic() - t
     report("audio", 1.0)
@@ -97,10 +104,10 @@ def render(audio: str | os.PathLike[str], video: str | os.PathLike[str], out: st
 
     t = time.monotonic()
     writer = VideoWriter(out, vinfo.width, vinfo.height, vinfo.fps, crf=opts.crf, preset=opts.preset,
-                         audio_rate=rate, audio_layout=layout)
+                         audio_rate=rate, audio_layout=layout, matrix=vinfo.matrix or BT709)
     try:
         report("encode", 0.0)
-        _encode(writer, backend.frames(ctx, report), iter_audio_frames(audio, rate, layout), n_frames, report)
+        _encode(writer, _frames_of(backend, ctx, report), iter_audio_frames(audio, rate, layout), n_frames, report)
         timings["encode"] = time.monotonic() - t
         report("encode", 1.0)
     except BaseException:
@@ -110,7 +117,26 @@ def render(audio: str | os.PathLike[str], video: str | os.PathLike[str], out: st
     width, height = writer.size
     return RenderResult(out=out, duration_s=max(writer.video_time, writer.audio_time), n_frames=n_frames,
                         fps=vinfo.fps, width=width, height=height, backend=backend.name,
-                        audio_duration_s=seconds, padded=writer.padded, timings=timings)
+                        audio_duration_s=seconds, padded=writer.padded, passed_through=writer.passed_through,
+                        timings=timings)
+
+
+def _frames_of(backend: Backend, ctx: RenderContext, report: ProgressFn) -> Iterator[Any]:
+    """The backend's video_frames() if it has its own, else its frames() (RGB arrays).
+
+    video_frames() is an optional, faster form of frames(): it may yield av.VideoFrames (as
+    media_read.iter_video_frames makes) for frames it leaves unchanged, which the writer passes
+    to the encoder without any conversion, and RGB arrays for the frames it changes. It is only
+    used when defined by the same class as frames() or a subclass of it, so a subclass that
+    overrides only frames() is never bypassed.
+    """
+    def owner(name: str) -> type | None:
+        return next((k for k in type(backend).__mro__ if name in k.__dict__), None)
+
+    video_owner, frames_owner = owner("video_frames"), owner("frames")
+    if video_owner is not None and frames_owner is not None and issubclass(video_owner, frames_owner):
+        return backend.video_frames(ctx, report)  # type: ignore[attr-defined]
+    return backend.frames(ctx, report)
 
 
 def _encode(writer: VideoWriter, frames: Iterator[Any], sound: Iterator[av.AudioFrame], n_frames: int,

@@ -1,0 +1,108 @@
+"""`python -m engine evaluate CLIP [CLIP ...]`: self-reenactment figures as JSON lines on stdout.
+
+One line per clip (kind "clip", or kind "error" for a clip that could not be evaluated), then one
+summary line (kind "summary") with medians. Logs go to stderr.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from ..errors import EngineError
+from ..options import RenderOptions
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add the evaluate command's arguments to a (sub)parser."""
+    parser.add_argument("clips", nargs="+", metavar="CLIP",
+                        help="real talking clips with their own speech (video + audio)")
+    parser.add_argument("--backend", default="none",
+                        help="backend to evaluate (default none); 'oracle' writes the true second half "
+                             "(a check of the evaluator itself)")
+    parser.add_argument("--sheet", metavar="PNG", help="write a contact sheet of mouth crops (output above truth)")
+    parser.add_argument("--json-out", metavar="FILE", help="also write the JSON lines to FILE")
+    parser.add_argument("--work-dir", metavar="DIR",
+                        help="keep the templates, target audio and outputs here (default: a temporary folder)")
+    parser.add_argument("--cache-dir", metavar="DIR",
+                        help="cache for the renderer and for source-clip landmarks (default: none kept)")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--crf", type=int, default=RenderOptions.crf, help="x264 quality of the outputs")
+    parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
+                        help="processes for landmark detection (default: up to 2)")
+    return parser
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m engine evaluate",
+                                     description="Self-reenactment on held-out speech (QUALITY.md)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    return add_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the evaluate command from parsed arguments; returns the exit status."""
+    from .oracle import ORACLE_NAME, oracle_renderer
+    from .renderers import backend_renderer
+    from .run import evaluate_clips
+    from .sheet import draw_sheet
+
+    missing = [c for c in args.clips if not Path(c).is_file()]
+    if missing:
+        raise EngineError(f"clip not found: {', '.join(missing)}")
+    json_file = open(args.json_out, "w", encoding="utf-8") if args.json_out else None  # noqa: SIM115
+
+    def emit(line: str) -> None:
+        print(line, flush=True)
+        if json_file is not None:
+            json_file.write(line + "\n")
+            json_file.flush()
+
+    try:
+        with tempfile.TemporaryDirectory(prefix="lipspool-evalcache-") as tmp_cache:
+            cache_dir = args.cache_dir or tmp_cache
+            if args.backend == ORACLE_NAME:
+                factory = oracle_renderer(crf=args.crf)
+            else:
+                from ..backends import get_backend
+
+                get_backend(args.backend)  # fail now, not once per clip
+                factory = backend_renderer(args.backend, {"device": args.device, "crf": args.crf,
+                                                          "cache_dir": str(cache_dir)})
+            result = evaluate_clips(args.clips, factory, args.backend, workdir=args.work_dir,
+                                    workers=max(1, args.workers),
+                                    landmark_cache=args.cache_dir or None, sheet=bool(args.sheet),
+                                    on_record=lambda rec: emit(rec.to_json()))
+        if result.summary is not None:
+            emit(result.summary.to_json())
+        if args.sheet:
+            path = draw_sheet(result.blocks, args.sheet)
+            log.info("contact sheet: %s", path)
+    finally:
+        if json_file is not None:
+            json_file.close()
+    return 0 if result.reports else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Standalone entry point: parse argv, run, map engine errors to exit status 1."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return run(args)
+    except EngineError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,31 @@
+"""Face landmarks and tracking. Importing this package is light: dlib loads on first use."""
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+from .errors import FaceModelError, NoFaceError
+
+_LAZY = {
+    "Face": "landmarks",
+    "LandmarkDetector": "landmarks",
+    "detect_faces": "landmarks",
+    "FaceTrack": "track",
+    "track_video": "track",
+    "compute_track": "track",
+}
+
+if TYPE_CHECKING:
+    from .landmarks import Face, LandmarkDetector, detect_faces
+    from .track import FaceTrack, compute_track, track_video
+
+__all__ = ["FaceModelError", "NoFaceError", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    """Load the module that defines `name` on first access."""
+    if name in _LAZY:
+        value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,153 @@
+"""The evaluation protocol end to end on a synthetic talking clip: oracle, `none` backend, CLI."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("dlib")
+pytest.importorskip("face_recognition_models")
+
+from engine.evaluate.canonical import to_canonical_series  # noqa: E402
+from engine.evaluate.cli import main  # noqa: E402
+from engine.evaluate.clips import ClipSplit  # noqa: E402
+from engine.evaluate.metrics import pearson, smoothed_opening  # noqa: E402
+from engine.evaluate.oracle import oracle_renderer  # noqa: E402
+from engine.evaluate.renderers import BackendRenderer, Renderer  # noqa: E402
+from engine.evaluate.report import ClipReport  # noqa: E402
+from engine.evaluate.run import RunResult, evaluate_clips  # noqa: E402
+from engine.evaluate.synthetic import SyntheticClip, make_talking_clip  # noqa: E402
+from engine.evaluate.tracking import cached_track_video, track_frames  # noqa: E402
+from engine.media_probe import audio_duration  # noqa: E402
+from engine.media_read import iter_frames  # noqa: E402
+from engine.testmedia import make_test_video  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def talking(tmp_path_factory: pytest.TempPathFactory) -> SyntheticClip:
+    return make_talking_clip(tmp_path_factory.mktemp("talking") / "astronaut.mp4", seconds=6.0)
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("landmarks")
+
+
+@pytest.fixture(scope="module")
+def oracle(talking: SyntheticClip, cache: Path, tmp_path_factory: pytest.TempPathFactory) -> RunResult:
+    return evaluate_clips([talking.path], oracle_renderer(), "oracle", workdir=tmp_path_factory.mktemp("w"),
+                          landmark_cache=cache)
+
+
+class SpyNone:
+    """The `none` backend, recording what the renderer was given."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[ClipSplit, Path, Path]] = []
+
+    def __call__(self, split: ClipSplit) -> Renderer:
+        spy = self
+
+        class Wrapped(BackendRenderer):
+            def __call__(self, template: Path, audio: Path, out: Path) -> None:
+                spy.seen.append((split, template, audio))
+                super().__call__(template, audio, out)
+
+        return Wrapped("none", {})
+
+
+@pytest.fixture(scope="module")
+def spy() -> SpyNone:
+    return SpyNone()
+
+
+@pytest.fixture(scope="module")
+def baseline(talking: SyntheticClip, cache: Path, spy: SpyNone, tmp_path_factory: pytest.TempPathFactory) -> RunResult:
+    return evaluate_clips([talking.path], spy, "none", workdir=tmp_path_factory.mktemp("w"), landmark_cache=cache,
+                          sheet=True)
+
+
+def one(result: RunResult) -> ClipReport:
+    assert not result.failures, result.failures
+    assert len(result.reports) == 1
+    return result.reports[0]
+
+
+def test_synthetic_clip_has_a_detectable_known_opening(talking: SyntheticClip, cache: Path) -> None:
+    points = cached_track_video(talking.path, talking.fps, cache)
+    assert len(points) == len(talking.envelope)
+    assert np.isfinite(points).all()
+    opening = smoothed_opening(to_canonical_series(points))
+    assert pearson(opening, talking.envelope) > 0.9
+
+
+def test_oracle_scores_perfect_sync(oracle: RunResult) -> None:
+    r = one(oracle)
+    assert r.renderer == "oracle" and r.frames == r.out_frames == 75 and r.template_frames == 75
+    assert r.aperture_r > 0.95 and r.lag == 0 and r.aperture_r0 == r.aperture_r
+    assert r.mouth_lmd < 0.01
+    assert r.faces_out == r.faces_true == r.faces_template == 1.0
+    assert r.short_clip  # 3 s halves
+    assert r.baseline_lmd > 2 * r.mouth_lmd
+    assert oracle.summary is not None and oracle.summary.medians["aperture_r"] == pytest.approx(r.aperture_r)
+
+
+def test_loudness_and_silence_follow_the_built_in_envelope(oracle: RunResult) -> None:
+    r = one(oracle)
+    assert r.loudness_r > 0.7 and r.loudness_lag in (-1, 0, 1)
+    assert 0.1 < r.silent_share < 0.4  # the 0.6 s pause (and quiet gaps) in a 3 s target
+    assert r.silence_ratio_true < 0.85 and r.silence_ratio == pytest.approx(r.silence_ratio_true, abs=0.1)
+
+
+def test_none_backend_scores_the_baseline(oracle: RunResult, baseline: RunResult) -> None:
+    o, n = one(oracle), one(baseline)
+    assert n.renderer == "none"
+    assert n.aperture_r < o.aperture_r - 0.3
+    assert n.mouth_lmd == pytest.approx(n.baseline_lmd, abs=0.004)  # same frames, re-encoded twice
+    assert n.aperture_r == pytest.approx(n.baseline_r, abs=0.15)
+    assert n.baseline_lmd == pytest.approx(o.baseline_lmd) and n.baseline_r == pytest.approx(o.baseline_r)
+    assert n.loudness_r == pytest.approx(o.loudness_r)
+
+
+def test_renderer_sees_only_the_template_and_the_target_audio(baseline: RunResult, spy: SpyNone) -> None:
+    r = one(baseline)
+    assert len(spy.seen) == 1
+    split, template, audio = spy.seen[0]
+    assert template == split.template and audio == split.target_audio
+    assert sum(1 for _ in iter_frames(template)) == r.template_frames
+    assert audio_duration(audio) == pytest.approx(r.frames / r.fps, abs=1e-3)
+
+
+def test_sheet_block_has_both_rows(baseline: RunResult) -> None:
+    assert len(baseline.blocks) == 1
+    block = baseline.blocks[0]
+    assert 12 <= len(block.indices) <= 16 and block.indices[0] == 0 and block.indices[-1] == 74
+    assert all(c is not None and c.shape == (84, 120, 3) for c in block.out_crops + block.true_crops)
+
+
+def test_parallel_landmarks_equal_serial(talking: SyntheticClip) -> None:
+    frames = [f for _, f in zip(range(6), iter_frames(talking.path))]
+    assert np.array_equal(track_frames(frames, workers=2), track_frames(frames, workers=1))
+
+
+def test_cli_writes_json_lines_sheet_and_reports_a_faceless_clip(
+        talking: SyntheticClip, cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    faceless = make_test_video(tmp_path / "faceless.mp4", seconds=1.0)
+    sheet, json_out = tmp_path / "sheet.png", tmp_path / "out.jsonl"
+    code = main([str(talking.path), str(faceless), "--backend", "oracle", "--sheet", str(sheet),
+                 "--json-out", str(json_out), "--cache-dir", str(cache), "--workers", "1"])
+    assert code == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [d["kind"] for d in lines] == ["clip", "error", "summary"]
+    assert lines[0]["aperture_r"] > 0.95 and lines[0]["schema"] == 1
+    assert "no face" in lines[1]["error"]
+    assert lines[2]["clips"] == 1 and lines[2]["failed"] == 1
+    assert [json.loads(x) for x in json_out.read_text().splitlines()] == lines
+    assert sheet.stat().st_size > 10_000
+
+
+def test_cli_refuses_an_unknown_backend(talking: SyntheticClip, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([str(talking.path), "--backend", "no-such-backend"]) == 1
+    assert "unknown backend" in capsys.readouterr().err
