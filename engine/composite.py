@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import av
 import cv2
 import numpy as np
 
@@ -162,22 +163,49 @@ def low_pass(image: np.ndarray, sigma: float) -> np.ndarray:
 def composite_mouth(dst: np.ndarray, dst_points: np.ndarray, src: np.ndarray, src_points: np.ndarray,
                     options: CompositeOptions | None = None) -> np.ndarray:
     """Return a copy of RGB frame `dst` whose lower face is `src`'s, warped onto `dst_points`."""
-    options = options or CompositeOptions()
     dst_points = np.asarray(dst_points, np.float32)
-    src_points = np.asarray(src_points, np.float32)
-    roi = _roi(dst_points, dst.shape)
-    x0, y0, x1, y1 = roi
-    if x1 - x0 < 4 or y1 - y0 < 4:
-        return dst.copy()
-    map_x, map_y = warp_map(src_points, dst_points, roi)
-    warped = cv2.remap(src, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT).astype(np.float32)
-    target = dst[y0:y1, x0:x1].astype(np.float32)
-    if options.colour_match:
-        warped += low_pass(target - warped, max(1.0, options.colour_sigma * face_width(dst_points)))
-    alpha = blend_mask(dst_points, roi, options)[..., None]
+    x0, y0, x1, y1 = roi = _roi(dst_points, dst.shape)
     out = dst.copy()
-    out[y0:y1, x0:x1] = np.clip(target + alpha * (warped - target) + 0.5, 0, 255).astype(np.uint8)
+    if x1 - x0 >= 4 and y1 - y0 >= 4:
+        out[y0:y1, x0:x1] = _composite_crop(dst[y0:y1, x0:x1], roi, dst_points, src, src_points, options)
     return out
+
+
+def composite_mouth_frame(frame: av.VideoFrame, dst_points: np.ndarray, src: np.ndarray | None,
+                          src_points: np.ndarray, options: CompositeOptions | None = None) -> av.VideoFrame:
+    """composite_mouth on a decoded yuv420p frame: only the lower face is converted and changed.
+
+    `src` None means the frame itself (its own mouth, as RGB, is read from the same crop).
+    """
+    from .media_yuv import align_region, edit_region
+
+    dst_points = np.asarray(dst_points, np.float32)
+    roi = align_region(_roi(dst_points, (frame.height, frame.width)), frame.width, frame.height)
+    if roi[2] - roi[0] < 4 or roi[3] - roi[1] < 4:
+        return frame
+
+    def edit(crop: np.ndarray) -> np.ndarray:
+        if src is not None:
+            return _composite_crop(crop, roi, dst_points, src, src_points, options)
+        # the frame's own mouth: the crop is the whole source, in crop coordinates
+        shift = np.array(roi[:2], np.float32)
+        local = (0, 0, roi[2] - roi[0], roi[3] - roi[1])
+        return _composite_crop(crop, local, dst_points - shift, crop, np.asarray(src_points) - shift, options)
+
+    return edit_region(frame, roi, edit)
+
+
+def _composite_crop(target: np.ndarray, roi: tuple[int, int, int, int], dst_points: np.ndarray, src: np.ndarray,
+                    src_points: np.ndarray, options: CompositeOptions | None) -> np.ndarray:
+    """The crop `target` (= destination frame at `roi`) with the source's lower face blended in."""
+    options = options or CompositeOptions()
+    map_x, map_y = warp_map(np.asarray(src_points, np.float32), dst_points, roi)
+    warped = cv2.remap(src, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT).astype(np.float32)
+    base = target.astype(np.float32)
+    if options.colour_match:
+        warped += low_pass(base - warped, max(1.0, options.colour_sigma * face_width(dst_points)))
+    alpha = blend_mask(dst_points, roi, options)[..., None]
+    return np.clip(base + alpha * (warped - base) + 0.5, 0, 255).astype(np.uint8)
 
 
 def psnr(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:

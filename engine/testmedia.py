@@ -85,13 +85,7 @@ def make_test_audio(path: str | os.PathLike[str], seconds: float = 2.0, rate: in
     codec = codec or _AUDIO_CODECS.get(ext, "pcm_s16le")
     samples = speech_like(seconds, rate)
     if codec == "pcm_s16le" and ext == ".wav":
-        pcm = (np.repeat(samples[:, None], channels, axis=1) * 32767).astype("<i2")
-        with wave.open(str(path), "wb") as wf:
-            wf.setnchannels(channels)
-            wf.setsampwidth(2)
-            wf.setframerate(rate)
-            wf.writeframes(pcm.tobytes())
-        return path
+        return write_wav(path, np.repeat(samples[None, :], channels, axis=0), rate)
     container = av.open(str(path), "w", format=_AUDIO_FORMATS.get(ext, ext.lstrip(".") or "wav"))
     try:
         stream = container.add_stream(codec, rate=rate, layout="mono" if channels == 1 else "stereo")
@@ -158,14 +152,21 @@ def make_test_video(path: str | os.PathLike[str], seconds: float = 1.0, fps: flo
     return path
 
 
-def make_empty_wav(path: str | os.PathLike[str], rate: int = 16000) -> Path:
-    """Write a valid WAV header with no samples at all."""
+def write_wav(path: str | os.PathLike[str], samples: np.ndarray, rate: int) -> Path:
+    """Write float samples in [-1, 1], shaped (channels, n), as a 16-bit PCM WAV."""
     path = Path(path)
+    pcm = (np.clip(samples, -1, 1).T * 32767).astype("<i2")
     with wave.open(str(path), "wb") as wf:
-        wf.setnchannels(1)
+        wf.setnchannels(samples.shape[0])
         wf.setsampwidth(2)
         wf.setframerate(rate)
+        wf.writeframes(pcm.tobytes())
     return path
+
+
+def make_empty_wav(path: str | os.PathLike[str], rate: int = 16000) -> Path:
+    """Write a valid WAV header with no samples at all."""
+    return write_wav(path, np.zeros((1, 0), np.float32), rate)
 
 
 def damage_payload(path: str | os.PathLike[str], keep_head: int = 4096, seed: int = 2) -> Path:

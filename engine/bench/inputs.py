@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import wave
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -15,6 +14,7 @@ from ..errors import EngineError
 from ..media_audio import load_audio
 from ..media_probe import probe, reading
 from ..media_read import iter_frames
+from ..testmedia import write_wav
 
 log = logging.getLogger(__name__)
 
@@ -83,13 +83,7 @@ def trim_speech(src: Path, out: Path, start_s: float, seconds: float) -> Path:
     need, begin = int(round(seconds * rate)), int(round(start_s * rate))
     reps = (begin + need) // max(1, data.shape[1]) + 1
     looped = np.tile(data, (1, reps))[:, begin:begin + need]
-    pcm = (looped.T.clip(-1, 1) * 32767).astype("<i2")
-    with wave.open(str(out), "wb") as wf:
-        wf.setnchannels(channels)
-        wf.setsampwidth(2)
-        wf.setframerate(rate)
-        wf.writeframes(pcm.tobytes())
-    return out
+    return write_wav(out, looped, rate)
 
 
 def prepare(videos: list[Path], sizes: list[int], folder: Path, clip_seconds: float) -> list[BenchInput]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import sys
 import tempfile
 from pathlib import Path
 
@@ -36,13 +35,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
                         help="processes for landmark detection (default: up to 2)")
     return parser
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m engine evaluate",
-                                     description="Self-reenactment on held-out speech (QUALITY.md)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
-    return add_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -88,21 +80,3 @@ def run(args: argparse.Namespace) -> int:
             json_file.close()
     return 0 if result.reports else 1
 
-
-def main(argv: list[str] | None = None) -> int:
-    """Standalone entry point: parse argv, run, map engine errors to exit status 1."""
-    args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
-    try:
-        return run(args)
-    except EngineError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -11,7 +11,7 @@ pytest.importorskip("dlib")
 pytest.importorskip("face_recognition_models")
 
 from engine.evaluate.canonical import to_canonical_series  # noqa: E402
-from engine.evaluate.cli import main  # noqa: E402
+from engine.cli import main  # noqa: E402
 from engine.evaluate.clips import ClipSplit  # noqa: E402
 from engine.evaluate.metrics import pearson, smoothed_opening  # noqa: E402
 from engine.evaluate.oracle import oracle_renderer  # noqa: E402
@@ -136,7 +136,7 @@ def test_cli_writes_json_lines_sheet_and_reports_a_faceless_clip(
         talking: SyntheticClip, cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     faceless = make_test_video(tmp_path / "faceless.mp4", seconds=1.0)
     sheet, json_out = tmp_path / "sheet.png", tmp_path / "out.jsonl"
-    code = main([str(talking.path), str(faceless), "--backend", "oracle", "--sheet", str(sheet),
+    code = main(["evaluate", str(talking.path), str(faceless), "--backend", "oracle", "--sheet", str(sheet),
                  "--json-out", str(json_out), "--cache-dir", str(cache), "--workers", "1"])
     assert code == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
@@ -149,5 +149,5 @@ def test_cli_writes_json_lines_sheet_and_reports_a_faceless_clip(
 
 
 def test_cli_refuses_an_unknown_backend(talking: SyntheticClip, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main([str(talking.path), "--backend", "no-such-backend"]) == 1
+    assert main(["evaluate", str(talking.path), "--backend", "no-such-backend"]) == 1
     assert "unknown backend" in capsys.readouterr().err

@@ -1,0 +1,61 @@
+"""Edit one region of a decoded yuv420p frame through RGB, leaving every other pixel bit-exact.
+
+A backend that changes only the lower face should not pay for (or lose quality in) converting
+the whole frame to RGB and back. Only a crop is converted; only the pixels the edit changed are
+written back (chroma where any pixel of its 2x2 block changed). The same YUV<->RGB formulas are
+used both ways, so the matrix of the source does not matter for pixels that round-trip.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import av
+import cv2
+import numpy as np
+
+Region = tuple[int, int, int, int]  # x0, y0, x1, y1
+
+
+def _plane(frame: av.VideoFrame, index: int, height: int, width: int) -> np.ndarray:
+    """A copy of one plane without its row padding, shaped (height, width)."""
+    plane = frame.planes[index]
+    return np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[:height, :width].copy()
+
+
+def align_region(region: Region, width: int, height: int) -> Region:
+    """Grow a region to even x and to y on multiples of 4 (what an I420 crop needs), inside the frame."""
+    x0, y0, x1, y1 = region
+    x0, y0 = max(0, x0 - x0 % 2), max(0, y0 - y0 % 4)
+    x1, y1 = min(width, x1 + (-x1) % 2), min(height, y1 + (-y1) % 4)
+    return x0, y0, x1 - (x1 - x0) % 2, y1 - (y1 - y0) % 4
+
+
+def edit_region(frame: av.VideoFrame, region: Region, edit: Callable[[np.ndarray], np.ndarray]) -> av.VideoFrame:
+    """A new yuv420p frame: `edit` gets the region as RGB (h, w, 3) and returns it changed."""
+    if frame.format.name != "yuv420p":
+        raise ValueError(f"edit_region needs a yuv420p frame, got {frame.format.name}")
+    w, h = frame.width, frame.height
+    x0, y0, x1, y1 = align_region(region, w, h)
+    y, u, v = _plane(frame, 0, h, w), _plane(frame, 1, h // 2, w // 2), _plane(frame, 2, h // 2, w // 2)
+    rw, rh = x1 - x0, y1 - y0
+    if rw >= 2 and rh >= 4:
+        cy, cx = slice(y0 // 2, y1 // 2), slice(x0 // 2, x1 // 2)
+        i420 = np.concatenate([y[y0:y1, x0:x1].ravel(), u[cy, cx].ravel(), v[cy, cx].ravel()])
+        rgb = cv2.cvtColor(i420.reshape(rh * 3 // 2, rw), cv2.COLOR_YUV2RGB_I420)
+        edited = edit(rgb.copy())
+        changed = (edited != rgb).any(axis=2)
+        if changed.any():
+            back = cv2.cvtColor(np.ascontiguousarray(edited), cv2.COLOR_RGB2YUV_I420).ravel()
+            ny = back[: rw * rh].reshape(rh, rw)
+            nu = back[rw * rh: rw * rh * 5 // 4].reshape(rh // 2, rw // 2)
+            nv = back[rw * rh * 5 // 4:].reshape(rh // 2, rw // 2)
+            block = changed.reshape(rh // 2, 2, rw // 2, 2).any(axis=(1, 3))
+            y[y0:y1, x0:x1][changed] = ny[changed]
+            u[cy, cx][block] = nu[block]
+            v[cy, cx][block] = nv[block]
+    out = av.VideoFrame.from_ndarray(np.concatenate([y.ravel(), u.ravel(), v.ravel()]).reshape(h * 3 // 2, w),
+                                     format="yuv420p")
+    out.colorspace, out.color_range = frame.colorspace, frame.color_range
+    if frame.time_base is not None:
+        out.pts, out.time_base = frame.pts, frame.time_base
+    return out
