@@ -134,19 +134,17 @@ def warp_map(src_points: np.ndarray, dst_points: np.ndarray, roi: tuple[int, int
 def blend_mask(points: np.ndarray, roi: tuple[int, int, int, int], options: CompositeOptions) -> np.ndarray:
     """The float32 alpha (0..1) over the crop: lower face, pulled in from the jaw, feathered.
 
-    The hard mask is eroded by the shrink plus two feather widths before blurring, so the soft
-    edge fades out just inside the lower face; multiplying by the hard mask keeps every pixel
-    outside it untouched.
+    Alpha is a smoothstep of the distance to the lower-face outline: 0 within `shrink` of it,
+    rising over four feather widths, 1 further in. Every pixel outside the outline stays as it was.
     """
     x0, y0, x1, y1 = roi
     fw = face_width(points)
     local = points - np.array([x0, y0], np.float32)
     hard = lower_face_mask(local, (y1 - y0, x1 - x0))
-    sigma = max(1.0, options.feather * fw / 2.0)
-    erode = int(round(options.shrink * fw + 2.0 * sigma))
-    core = cv2.erode(hard, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * erode + 1, 2 * erode + 1)))
-    alpha = cv2.GaussianBlur(core.astype(np.float32) / 255.0, (0, 0), sigma)
-    return alpha * (hard > 0)
+    inside = cv2.distanceTransform(hard, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    ramp = 4.0 * max(1.0, options.feather * fw / 2.0)
+    t = np.clip((inside - options.shrink * fw) / ramp, 0.0, 1.0)
+    return t * t * (3.0 - 2.0 * t)
 
 
 def low_pass(image: np.ndarray, sigma: float) -> np.ndarray:
