@@ -20,12 +20,12 @@ import logging
 import os
 import re
 import socket
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from .atomicfile import atomic_write_bytes, atomic_write_json, read_json
 from .config import Layout, how_to_allow
 from .records import (
     JOB_SCHEMA,
@@ -41,9 +41,6 @@ from .records import (
 
 log = logging.getLogger(__name__)
 
-_umask = os.umask(0)
-os.umask(_umask)
-FILE_MODE = 0o666 & ~_umask  # mkstemp makes 0600; spool files follow the umask like any other
 SETTLE_S = 2.0  # a hand-written file this fresh that does not parse yet may still be written
 OWNER_SEP = "@"
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -63,39 +60,6 @@ class UnparsableJob(InvalidJob):
 
 class JobNotFound(SpoolError):
     """No job with that id in this spool."""
-
-
-# --- atomic files -------------------------------------------------------------------------
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so that a reader sees the old file or the whole new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, FILE_MODE)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
-def atomic_write_json(path: Path, data: Any) -> None:
-    """Write JSON atomically (temporary file, fsync, rename)."""
-    atomic_write_bytes(path, (json.dumps(data, indent=1, ensure_ascii=False) + "\n").encode("utf-8"))
-
-
-def read_json(path: Path) -> Any:
-    """Parse a JSON file."""
-    with open(path, "rb") as fh:
-        return json.loads(fh.read().decode("utf-8"))
 
 
 # --- job files ----------------------------------------------------------------------------

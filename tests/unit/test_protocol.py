@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from spooler import protocol
+from spooler import atomicfile, protocol
 from spooler.config import Layout, allowed_roots
 from spooler.records import (
     ItemState,
@@ -62,21 +62,21 @@ def test_status_of_unknown_schema_is_refused() -> None:
 def test_atomic_write_never_shows_a_partial_file(layout: Layout) -> None:
     """A reader polling while a writer rewrites a large file only ever sees complete JSON."""
     path = layout.spool_dir("status") / "big.json"
-    protocol.atomic_write_json(path, {"n": 0, "pad": "x" * 200_000})
+    atomicfile.atomic_write_json(path, {"n": 0, "pad": "x" * 200_000})
     stop = threading.Event()
     seen, errors = [], []
 
     def reader() -> None:
         while not stop.is_set():
             try:
-                seen.append(protocol.read_json(path)["n"])
+                seen.append(atomicfile.read_json(path)["n"])
             except Exception as exc:  # noqa: BLE001 - any failure is the finding
                 errors.append(exc)
 
     t = threading.Thread(target=reader)
     t.start()
     for n in range(1, 60):
-        protocol.atomic_write_json(path, {"n": n, "pad": "x" * 200_000})
+        atomicfile.atomic_write_json(path, {"n": n, "pad": "x" * 200_000})
     stop.set()
     t.join()
     assert not errors
@@ -259,6 +259,6 @@ def test_job_ids_sort_by_time_and_are_unique() -> None:
 
 def test_spool_files_follow_the_umask_not_mkstemps_0600(layout: Layout) -> None:
     path = layout.spool_dir("status") / "x.json"
-    protocol.atomic_write_json(path, {"a": 1})
-    assert path.stat().st_mode & 0o777 == protocol.FILE_MODE
-    assert protocol.FILE_MODE & 0o044, "readable by the dashboard even when it runs as another user"
+    atomicfile.atomic_write_json(path, {"a": 1})
+    assert path.stat().st_mode & 0o777 == atomicfile.FILE_MODE
+    assert atomicfile.FILE_MODE & 0o044, "readable by the dashboard even when it runs as another user"
