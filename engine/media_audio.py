@@ -11,12 +11,11 @@ import av
 import numpy as np
 
 from .media_errors import media_error
-from .media_probe import first_stream, reading
+from .media_probe import decoded_frames, first_stream, reading
 
 log = logging.getLogger(__name__)
 
 AAC_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000)
-MAX_BAD_PACKETS = 50
 
 
 def aac_output_format(rate: int, channels: int) -> tuple[int, str]:
@@ -32,22 +31,13 @@ def iter_audio_frames(path: str | os.PathLike[str], rate: int, layout: str = "st
     with reading(path, "audio") as container:
         stream = first_stream(container, path, "audio")
         resampler = av.AudioResampler(format=fmt, layout=layout, rate=rate)
-        time_base, done, bad = Fraction(1, rate), 0, 0
-        for packet in container.demux(stream):
-            try:
-                decoded = packet.decode()
-            except av.error.FFmpegError as exc:
-                bad += 1
-                log.warning("%s: skipped an undecodable audio packet: %s", path.name, exc)
-                if bad > MAX_BAD_PACKETS:
-                    raise media_error("audio", path, f"too many decoding errors ({exc})") from exc
-                continue
-            for frame in decoded:
-                frame.pts = None
-                for out in resampler.resample(frame):
-                    out.pts, out.time_base = done, time_base
-                    done += out.samples
-                    yield out
+        time_base, done = Fraction(1, rate), 0
+        for frame in decoded_frames(container, stream, path, "audio"):
+            frame.pts = None
+            for out in resampler.resample(frame):
+                out.pts, out.time_base = done, time_base
+                done += out.samples
+                yield out
         for out in resampler.resample(None):
             out.pts, out.time_base = done, time_base
             done += out.samples

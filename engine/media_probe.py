@@ -18,6 +18,8 @@ from .media_errors import media_error
 
 log = logging.getLogger(__name__)
 
+MAX_BAD_PACKETS = 50  # undecodable packets tolerated in one stream before giving up
+
 DEFAULT_FPS = 25.0
 MIN_FPS, MAX_FPS = 1.0, 120.0
 IMAGE_CODECS = {"png", "mjpeg", "jpeg2000", "bmp", "webp", "tiff", "ppm", "pgm", "jpegls", "qoi"}
@@ -87,6 +89,34 @@ def first_stream(container: av.container.InputContainer, path: str | os.PathLike
     if not streams:
         raise media_error(kind, path, f"no {kind} stream")
     return streams[0]
+
+
+def decoded_frames(container: av.container.InputContainer, stream: Any, path: str | os.PathLike[str],
+                   kind: str = "video") -> Iterator[Any]:
+    """A stream's decoded frames in order; skips a few bad packets, stops early on a truncated file."""
+    bad, produced = 0, 0
+    packets = container.demux(stream)
+    while True:
+        try:
+            packet = next(packets)
+        except StopIteration:
+            return
+        except Exception as exc:  # demuxer failure: truncated or damaged container
+            if produced:
+                log.warning("%s: stopped reading after %d frames: %s", Path(path).name, produced, exc)
+                return
+            raise media_error(kind, path, exc) from exc
+        try:
+            frames = packet.decode()
+        except Exception as exc:
+            bad += 1
+            log.warning("%s: skipped an undecodable %s packet: %s", Path(path).name, kind, exc)
+            if bad > MAX_BAD_PACKETS:
+                raise media_error(kind, path, f"too many decoding errors ({exc})") from exc
+            continue
+        for frame in frames:
+            produced += 1
+            yield frame
 
 
 def fps_fraction(fps: float) -> Fraction:

@@ -15,12 +15,11 @@ from av.video.reformatter import VideoReformatter
 from .media_color import RANGE_JPEG, RANGE_MPEG, is_full_range, matches_output, output_matrix, source_colorspace, \
     sws_name
 from .media_errors import media_error
-from .media_probe import DEFAULT_FPS, _is_image, first_stream, reading, rotation_of, sane_fps
+from .media_probe import DEFAULT_FPS, _is_image, decoded_frames, first_stream, reading, rotation_of, sane_fps
 from .prefetch import prefetch
 
 log = logging.getLogger(__name__)
 
-MAX_BAD_PACKETS = 50
 # swscale threads per conversion: 1, since decoding runs beside the encoder already; more threads only
 # added synchronisation cost on a busy 2-core machine (a 4K conversion: 36 ms with 1, up to 460 ms with 2)
 SWS_THREADS = 1
@@ -82,34 +81,6 @@ def rotate_yuv420p(frame: av.VideoFrame, rotation: int) -> av.VideoFrame:
     turned = av.VideoFrame.from_ndarray(packed, format="yuv420p")
     turned.colorspace, turned.color_range = frame.colorspace, frame.color_range
     return turned
-
-
-def _decoded(container: av.container.InputContainer, stream: av.video.stream.VideoStream,
-             path: Path) -> Iterator[av.VideoFrame]:
-    """Decoded frames in order; skips a few bad packets, stops early on a truncated file."""
-    bad, produced = 0, 0
-    packets = container.demux(stream)
-    while True:
-        try:
-            packet = next(packets)
-        except StopIteration:
-            return
-        except Exception as exc:  # demuxer failure: truncated or damaged container
-            if produced:
-                log.warning("%s: stopped reading after %d frames: %s", path.name, produced, exc)
-                return
-            raise media_error("video", path, exc) from exc
-        try:
-            frames = packet.decode()
-        except Exception as exc:
-            bad += 1
-            log.warning("%s: skipped an undecodable packet: %s", path.name, exc)
-            if bad > MAX_BAD_PACKETS:
-                raise media_error("video", path, f"too many decoding errors ({exc})") from exc
-            continue
-        for frame in frames:
-            produced += 1
-            yield frame
 
 
 def _round(x: float) -> int:
@@ -178,7 +149,7 @@ def _frames(path: Path, fps: float | None, max_frames: int | None, converter: Co
         stream = first_stream(container, path, "video")
         stream.thread_type = "AUTO"
         if _is_image(container, stream):
-            frame = next(iter(_decoded(container, stream, path)), None)
+            frame = next(iter(decoded_frames(container, stream, path, "video")), None)
             if frame is None:
                 raise media_error("video", path, "no decodable image")
             item = converter(frame, rotation_of(frame, stream))(frame)
@@ -186,7 +157,7 @@ def _frames(path: Path, fps: float | None, max_frames: int | None, converter: Co
                 yield item
             return
         rate = fps or sane_fps(stream)[0] or DEFAULT_FPS
-        decoded = _decoded(container, stream, path)
+        decoded = decoded_frames(container, stream, path, "video")
         first = next(decoded, None)
         if first is None:
             raise media_error("video", path, "no decodable video frames")
@@ -250,7 +221,7 @@ def _frame_from(container: av.container.InputContainer, stream: av.video.stream.
                 target: float) -> np.ndarray:
     """Decode from the current position to the first frame at or after `target` seconds."""
     last = None
-    for frame in _decoded(container, stream, path):
+    for frame in decoded_frames(container, stream, path, "video"):
         last = frame
         if frame.time is None or frame.time >= target:
             break
