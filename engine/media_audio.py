@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+import wave
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -51,3 +52,15 @@ def load_audio(path: str | os.PathLike[str], rate: int = 16000, mono: bool = Tru
     chunks = [f.to_ndarray() for f in iter_audio_frames(path, rate, "mono" if mono else "stereo", "fltp")]
     data = np.concatenate(chunks, axis=1).astype(np.float32, copy=False)
     return data[0] if mono else data
+
+
+def write_wav(path: str | os.PathLike[str], samples: np.ndarray, rate: int) -> Path:
+    """Write float (channels, n) samples in [-1, 1] as 16-bit PCM WAV."""
+    path = Path(path)
+    pcm = (np.clip(samples, -1.0, 1.0).T * 32767.0).round().astype("<i2")
+    with wave.open(str(path), "wb") as wf:
+        wf.setnchannels(samples.shape[0])
+        wf.setsampwidth(2)
+        wf.setframerate(rate)
+        wf.writeframes(np.ascontiguousarray(pcm).tobytes())
+    return path

@@ -7,13 +7,14 @@ colours and orientation can all be read back from a decoded frame with `read_fra
 from __future__ import annotations
 
 import os
-import wave
 from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
+
+from .media_audio import write_wav
 
 BITS, COLS = 16, 8
 WHITE, BLACK = 235, 16
@@ -149,18 +150,6 @@ def make_test_video(path: str | os.PathLike[str], seconds: float = 1.0, fps: flo
             _encode_audio(container, a, tone, 16000, 1)
     finally:
         container.close()
-    return path
-
-
-def write_wav(path: str | os.PathLike[str], samples: np.ndarray, rate: int) -> Path:
-    """Write float samples in [-1, 1], shaped (channels, n), as a 16-bit PCM WAV."""
-    path = Path(path)
-    pcm = (np.clip(samples, -1, 1).T * 32767).astype("<i2")
-    with wave.open(str(path), "wb") as wf:
-        wf.setnchannels(samples.shape[0])
-        wf.setsampwidth(2)
-        wf.setframerate(rate)
-        wf.writeframes(pcm.tobytes())
     return path
 
 

@@ -11,10 +11,9 @@ import numpy as np
 from av.video.reformatter import Interpolation, VideoReformatter
 
 from ..errors import EngineError
-from ..media_audio import load_audio
+from ..media_audio import load_audio, write_wav
 from ..media_probe import probe, reading
 from ..media_read import iter_frames
-from ..testmedia import write_wav
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import os
-import wave
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from ..media_audio import AAC_RATES, load_audio
+from ..media_audio import AAC_RATES, load_audio, write_wav
 from ..media_probe import first_stream, probe, reading
 from ..media_read import iter_frames
 from ..media_write import VideoWriter
@@ -126,18 +125,6 @@ def clip_audio(cut: ClipCut, start_frame: int, end_frame: int) -> np.ndarray:
     if hi > lo:
         out[:, lo - (n0 - shift):hi - (n0 - shift)] = data[:, lo:hi]
     return out
-
-
-def write_wav(path: str | os.PathLike[str], samples: np.ndarray, rate: int) -> Path:
-    """Write float (channels, n) samples in [-1, 1] as 16-bit PCM WAV."""
-    path = Path(path)
-    pcm = (np.clip(samples, -1.0, 1.0).T * 32767.0).round().astype("<i2")
-    with wave.open(str(path), "wb") as wf:
-        wf.setnchannels(samples.shape[0])
-        wf.setsampwidth(2)
-        wf.setframerate(rate)
-        wf.writeframes(np.ascontiguousarray(pcm).tobytes())
-    return path
 
 
 def iter_clip_frames(cut: ClipCut, start: int = 0, stop: int | None = None) -> Iterator[np.ndarray]:
