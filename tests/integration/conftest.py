@@ -43,8 +43,8 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     files = {
         "tiny": make_test_video(folder / "tiny.mp4", seconds=0.6, fps=25, size=(96, 64)),
         "small": make_test_video(folder / "small.mp4", seconds=1.0, fps=25, size=(160, 120)),
-        "wide": make_test_video(folder / "wide.mp4", seconds=1.0, fps=25, size=(640, 360)),
+        "wide": make_test_video(folder / "wide.mp4", seconds=1.0, fps=25, size=(1280, 720)),
         "audio_short": make_test_audio(folder / "short.wav", seconds=1.0),
-        "audio_long": make_test_audio(folder / "long.wav", seconds=12.0),
+        "audio_long": make_test_audio(folder / "long.wav", seconds=20.0),  # ~2.5 s per item: room to act mid-item
     }
     return {k: Path(v) for k, v in files.items()}
