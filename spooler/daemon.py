@@ -54,7 +54,6 @@ class Daemon:
         self.wake = threading.Event()
         self._writer: StatusWriter | None = None
         self._observer = None
-        self._lock = threading.Lock()
 
     # --- lifecycle ------------------------------------------------------------------------
 
