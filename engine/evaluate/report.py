@@ -27,8 +27,20 @@ def _clean(value: Any) -> Any:
     return value
 
 
+class JsonLine:
+    """Records written as one JSON line each (NaN becomes null)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form (NaN -> null)."""
+        return _clean(asdict(self))  # type: ignore[call-overload]
+
+    def to_json(self) -> str:
+        """One JSON line."""
+        return json.dumps(self.to_dict())
+
+
 @dataclass
-class ClipReport:
+class ClipReport(JsonLine):
     """Figures of one clip (QUALITY.md, self-reenactment); canonical units = outer-eye-corner distance.
 
     lag > 0: the output's mouth moves that many frames after the truth (loudness_lag > 0: the true
@@ -65,17 +77,9 @@ class ClipReport:
     kind: str = "clip"
     schema: int = SCHEMA
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly form (NaN -> null)."""
-        return _clean(asdict(self))
-
-    def to_json(self) -> str:
-        """One JSON line."""
-        return json.dumps(self.to_dict())
-
 
 @dataclass
-class ClipFailure:
+class ClipFailure(JsonLine):
     """A clip that could not be evaluated, and why."""
 
     clip: str
@@ -84,13 +88,9 @@ class ClipFailure:
     kind: str = "error"
     schema: int = SCHEMA
 
-    def to_json(self) -> str:
-        """One JSON line."""
-        return json.dumps(asdict(self))
-
 
 @dataclass
-class Summary:
+class Summary(JsonLine):
     """Medians over the evaluated clips (failed clips left out), plus the same over clips of 4 s halves or more."""
 
     renderer: str
@@ -101,14 +101,6 @@ class Summary:
     medians_long: dict[str, float] = field(default_factory=dict)
     kind: str = "summary"
     schema: int = SCHEMA
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly form (NaN -> null)."""
-        return _clean(asdict(self))
-
-    def to_json(self) -> str:
-        """One JSON line."""
-        return json.dumps(self.to_dict())
 
 
 def _medians(reports: list[ClipReport]) -> dict[str, float]:
