@@ -12,6 +12,7 @@ and the colour correction is zero).
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import av
@@ -159,18 +160,23 @@ def low_pass(image: np.ndarray, sigma: float) -> np.ndarray:
 
 
 def composite_mouth(dst: np.ndarray, dst_points: np.ndarray, src: np.ndarray, src_points: np.ndarray,
-                    options: CompositeOptions | None = None) -> np.ndarray:
-    """Return a copy of RGB frame `dst` whose lower face is `src`'s, warped onto `dst_points`."""
+                    options: CompositeOptions | None = None, exclude: Sequence[np.ndarray] = ()) -> np.ndarray:
+    """Return a copy of RGB frame `dst` whose lower face is `src`'s, warped onto `dst_points`.
+
+    `exclude`: polygons (frame coordinates) left out of the colour match, such as both mouths'
+    openings, so a dark open mouth is not lightened towards the closed lips it replaces.
+    """
     dst_points = np.asarray(dst_points, np.float32)
     x0, y0, x1, y1 = roi = _roi(dst_points, dst.shape)
     out = dst.copy()
     if x1 - x0 >= 4 and y1 - y0 >= 4:
-        out[y0:y1, x0:x1] = _composite_crop(dst[y0:y1, x0:x1], roi, dst_points, src, src_points, options)
+        out[y0:y1, x0:x1] = _composite_crop(dst[y0:y1, x0:x1], roi, dst_points, src, src_points, options, exclude)
     return out
 
 
 def composite_mouth_frame(frame: av.VideoFrame, dst_points: np.ndarray, src: np.ndarray | None,
-                          src_points: np.ndarray, options: CompositeOptions | None = None) -> av.VideoFrame:
+                          src_points: np.ndarray, options: CompositeOptions | None = None,
+                          exclude: Sequence[np.ndarray] = ()) -> av.VideoFrame:
     """composite_mouth on a decoded yuv420p frame: only the lower face is converted and changed.
 
     `src` None means the frame itself (its own mouth, as RGB, is read from the same crop).
@@ -184,7 +190,7 @@ def composite_mouth_frame(frame: av.VideoFrame, dst_points: np.ndarray, src: np.
 
     def edit(crop: np.ndarray) -> np.ndarray:
         if src is not None:
-            return _composite_crop(crop, roi, dst_points, src, src_points, options)
+            return _composite_crop(crop, roi, dst_points, src, src_points, options, exclude)
         # the frame's own mouth: the crop is the whole source, in crop coordinates
         shift = np.array(roi[:2], np.float32)
         local = (0, 0, roi[2] - roi[0], roi[3] - roi[1])
@@ -193,15 +199,33 @@ def composite_mouth_frame(frame: av.VideoFrame, dst_points: np.ndarray, src: np.
     return edit_region(frame, roi, edit)
 
 
+def _colour_offset(diff: np.ndarray, sigma: float, roi: tuple[int, int, int, int],
+                   exclude: Sequence[np.ndarray]) -> np.ndarray:
+    """The low-frequency colour difference, measured only outside the `exclude` polygons."""
+    if not len(exclude):
+        return low_pass(diff, sigma)
+    weight = np.ones(diff.shape[:2], np.uint8)
+    offset = np.array(roi[:2], np.float32)
+    for poly in exclude:
+        cv2.fillPoly(weight, [np.round((np.asarray(poly, np.float32) - offset) * 16).astype(np.int32)], 0,
+                     lineType=cv2.LINE_8, shift=4)
+    w = weight.astype(np.float32)
+    num = low_pass(diff * w[..., None], sigma)
+    den = low_pass(w, sigma)[..., None]
+    return num / np.maximum(den, 1e-3)
+
+
 def _composite_crop(target: np.ndarray, roi: tuple[int, int, int, int], dst_points: np.ndarray, src: np.ndarray,
-                    src_points: np.ndarray, options: CompositeOptions | None) -> np.ndarray:
+                    src_points: np.ndarray, options: CompositeOptions | None,
+                    exclude: Sequence[np.ndarray] = ()) -> np.ndarray:
     """The crop `target` (= destination frame at `roi`) with the source's lower face blended in."""
     options = options or CompositeOptions()
     map_x, map_y = warp_map(np.asarray(src_points, np.float32), dst_points, roi)
     warped = cv2.remap(src, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT).astype(np.float32)
     base = target.astype(np.float32)
     if options.colour_match:
-        warped += low_pass(base - warped, max(1.0, options.colour_sigma * face_width(dst_points)))
+        sigma = max(1.0, options.colour_sigma * face_width(dst_points))
+        warped += _colour_offset(base - warped, sigma, roi, exclude)
     alpha = blend_mask(dst_points, roi, options)[..., None]
     return np.clip(base + alpha * (warped - base) + 0.5, 0, 255).astype(np.uint8)
 

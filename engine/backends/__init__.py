@@ -29,8 +29,14 @@ def _identity() -> Backend:
     return IdentityBackend()
 
 
+def _rewrite() -> Backend:
+    from .rewrite import RewriteBackend
+    return RewriteBackend()
+
+
 register("none", _none)
 register("identity", _identity)
+register("rewrite", _rewrite)
 
 
 def backend_names() -> list[str]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .canonical import MOUTH_POINTS
+from ..faces.canonical import MOUTH_POINTS
 
 INNER_LIP_PAIRS = ((61, 67), (62, 66), (63, 65))
 MAX_SHIFT = 5

@@ -25,7 +25,7 @@ from ..media_probe import probe
 from ..media_read import iter_frames
 from ..pingpong import pingpong_index
 from . import loudness, metrics
-from .canonical import to_canonical_series
+from ..faces.canonical import to_canonical_series
 from .clips import ClipCut, iter_clip_frames, plan_cut, split_clip
 from .errors import UnusableClipError
 from .renderers import RendererFactory

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from .canonical import CANONICAL_68, MOUTH_POINTS, canonical_transform
+from ..faces.canonical import CANONICAL_68, MOUTH_POINTS, canonical_transform
 
 CROP_SIZE = (120, 84)  # pixels (width, height)
 WINDOW_WIDTH_UNITS = 1.2  # canonical units across a crop

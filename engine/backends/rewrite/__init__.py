@@ -1,0 +1,144 @@
+"""The `rewrite` backend: the presenter's own mouths, chosen to say the new audio.
+
+In the spirit of Video Rewrite (Bregler et al. 1997): the template video's usable frames form a
+mouth library (`library`), the audio front end (`engine.speech`) predicts the mouth shape each
+output frame needs, a sequence search (`select`) picks library mouths that match it and the
+destination's head pose with few jumps, and the compositing (`engine.composite`) warps each
+chosen mouth onto the destination frame and blends it in. Nothing outside the lower face changes.
+A template without enough mouth variety (a photo, a closed-mouth presenter) falls back to a
+landmark-driven warp of the frame's own mouth (`fallback`).
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import numpy as np
+
+from ...composite import composite_mouth, composite_mouth_frame
+from ...errors import InvalidOptions
+from ...faces import FaceTrack, track_video
+from ...media_audio import load_audio
+from ...media_read import Frame
+from ...pingpong import pingpong_index
+from ...speech import DEFAULT_FRONT_END, FRONT_ENDS, MouthCurves, PresenterSample, predict_mouth
+from ...speech.features import ANALYSIS_RATE
+from ..base import Backend, ProgressFn, RenderContext
+from ..none import NoneBackend
+from .fallback import fallback_frame, fallback_rgb
+from .library import MouthLibrary, cached_library
+from .plan import FramePlan, library_has_variety, mouth_polygons, plan_frames, warp_points
+
+log = logging.getLogger(__name__)
+
+
+class RewriteBackend(Backend):
+    """Lip-sync from the presenter's own mouths (CPU, no downloaded weights)."""
+
+    name = "rewrite"
+
+    def is_available(self) -> tuple[bool, str]:
+        """Usable wherever the engine runs (the phone recogniser's model ships with pocketsphinx)."""
+        return True, "the presenter's own mouths chosen by the audio (CPU, no downloads)"
+
+    def frames(self, ctx: RenderContext, progress: ProgressFn) -> Iterator[np.ndarray]:
+        """RGB output frames: the `none` backend's picture with the chosen mouths composited in."""
+        job = _Job(ctx, progress)
+        for k, frame in enumerate(NoneBackend().frames(ctx, progress)):
+            yield job.compose_rgb(k, frame)
+
+    def video_frames(self, ctx: RenderContext, progress: ProgressFn) -> Iterator[Frame]:
+        """The same on decoded YUV frames: only each lower face is converted and rewritten."""
+        job = _Job(ctx, progress)
+        for k, frame in enumerate(NoneBackend().video_frames(ctx, progress)):
+            if isinstance(frame, np.ndarray):
+                yield job.compose_rgb(k, frame)
+            else:
+                yield job.compose_yuv(k, frame)
+
+
+def front_end_option(ctx: RenderContext) -> str:
+    """The `front_end` render option (default DEFAULT_FRONT_END), validated."""
+    name = ctx.options.extra.get("front_end", DEFAULT_FRONT_END)
+    if name not in FRONT_ENDS:
+        raise InvalidOptions(f"front_end must be one of {', '.join(FRONT_ENDS)}, got {name!r}")
+    return name
+
+
+class _Job:
+    """Everything one render needs, prepared before the first frame."""
+
+    def __init__(self, ctx: RenderContext, progress: ProgressFn) -> None:
+        cache = ctx.options.cache_dir or None
+        self.track: FaceTrack = track_video(ctx.video, ctx.fps, progress=progress, cache_dir=cache)
+        progress("mouths", 0.0)
+        self.curves = self._curves(ctx)
+        self.library: MouthLibrary | None = None
+        self.plan: FramePlan | None = None
+        if self.track.present.any():
+            lib = cached_library(ctx.video, self.track, cache)
+            if library_has_variety(lib):
+                self.library = lib
+                self.plan = plan_frames(self.track, lib, self.curves, ctx.n_frames)
+            else:
+                log.info("%s: too little mouth variety in the template (%d usable frames); using the fallback "
+                         "warp", ctx.video.name, len(lib))
+        progress("mouths", 1.0)
+        self.n_src = max(1, self.track.n_frames)
+
+    def _curves(self, ctx: RenderContext) -> MouthCurves:
+        samples = load_audio(ctx.audio, ANALYSIS_RATE, mono=True)
+        front_end = front_end_option(ctx)
+        presenter = None
+        if front_end.endswith("-fit") and ctx.video_info.has_audio:
+            presenter = _presenter_sample(ctx, self.track)
+        return predict_mouth(samples, ctx.fps, ctx.n_frames, front_end, presenter)
+
+    def _mouth(self, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]] | None:
+        """(destination warp points, source crop, source points, colour-match exclusions), or None."""
+        e = int(self.plan.source[k])
+        if e < 0:
+            return None
+        dst = self.track.points[self.plan.dest[k]]
+        src_pts = self.library.points[e]
+        target = warp_points(dst, src_pts)
+        return target, np.asarray(self.library.crops[e]), src_pts, mouth_polygons(dst, target)
+
+    def _own_points(self, k: int) -> np.ndarray | None:
+        """The destination frame's landmarks (fallback warp), or None where it has no face."""
+        j = min(pingpong_index(k, self.n_src), self.n_src - 1)
+        return self.track.points[j] if self.track.present[j] else None
+
+    def compose_rgb(self, k: int, frame: np.ndarray) -> np.ndarray:
+        """Output frame k from its RGB destination frame."""
+        if self.plan is None:
+            pts = self._own_points(k)
+            return frame if pts is None else fallback_rgb(frame, pts, self.curves.open[k], self.curves.width[k])
+        m = self._mouth(k)
+        if m is None:
+            return frame
+        target, src, src_pts, exclude = m
+        return composite_mouth(frame, target, src, src_pts, exclude=exclude)
+
+    def compose_yuv(self, k: int, frame):  # noqa: ANN001, ANN201 - av.VideoFrame in and out
+        """Output frame k from its decoded YUV destination frame."""
+        if self.plan is None:
+            pts = self._own_points(k)
+            return frame if pts is None else fallback_frame(frame, pts, self.curves.open[k], self.curves.width[k])
+        m = self._mouth(k)
+        if m is None:
+            return frame
+        target, src, src_pts, exclude = m
+        return composite_mouth_frame(frame, target, src, src_pts, exclude=exclude)
+
+
+def _presenter_sample(ctx: RenderContext, track: FaceTrack) -> PresenterSample:
+    """The template's own sound and tracked mouth, for the presenter-fitted front ends."""
+    from ...faces.canonical import to_canonical_series
+    from .shape import INNER_LIP_PAIRS
+
+    samples = load_audio(ctx.video, ANALYSIS_RATE, mono=True)
+    canon = to_canonical_series(np.where(track.present[:, None, None], track.points, np.nan))
+    opening = np.mean([np.linalg.norm(canon[:, i] - canon[:, j], axis=-1) for i, j in INNER_LIP_PAIRS], axis=0)
+    width = np.linalg.norm(canon[:, 48] - canon[:, 54], axis=-1)
+    return PresenterSample(samples, ANALYSIS_RATE, track.fps, opening, width)

@@ -1,0 +1,124 @@
+"""The mouth library: every usable template frame's lower face, with its mouth shape and head pose.
+
+Built once per template video (one decode pass after face tracking) and kept in the analysis
+cache beside the face track, so a second render of the same presenter only reads it back. The
+crops are stored at full resolution, each the same size (the largest lower-face box of the
+video), in one .npy file that is memory-mapped on load.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ...composite import _roi
+from ...faces import FaceTrack
+from ...media_read import iter_frames
+from .shape import canonical, head_pose, mouth_shape
+
+log = logging.getLogger(__name__)
+
+LIBRARY_VERSION = 1
+MAX_ENTRIES = 1500  # longer templates are sampled evenly: enough variety, bounded disk and memory
+CUT_GUARD = 1  # frames next to a shot change are left out
+
+
+@dataclass
+class MouthLibrary:
+    """Library entry e is template frame `frames[e]`: its crop starts at `origins[e]` (x, y) in
+    the frame, and `points[e]` are its 68 landmarks in crop coordinates."""
+
+    frames: np.ndarray  # (n,) int template frame index
+    points: np.ndarray  # (n, 68, 2) float32, crop coordinates
+    origins: np.ndarray  # (n, 2) int
+    shapes: np.ndarray  # (n, 2) opening, width (canonical units)
+    poses: np.ndarray  # (n, 3) roll, yaw, pitch
+    crops: np.ndarray  # (n, h, w, 3) uint8 RGB (memory-mapped when loaded)
+    schema: int = LIBRARY_VERSION
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def save_meta(self, path: str | os.PathLike[str]) -> None:
+        """Write everything but the crops as one .npz file."""
+        with open(path, "wb") as fh:
+            np.savez(fh, schema=self.schema, frames=self.frames, points=self.points, origins=self.origins,
+                     shapes=self.shapes, poses=self.poses)
+
+    @classmethod
+    def load(cls, meta: str | os.PathLike[str], crops: str | os.PathLike[str]) -> MouthLibrary:
+        """Read a library from its meta .npz and crops .npy (memory-mapped); ValueError on another schema."""
+        with np.load(meta, allow_pickle=False) as z:
+            if int(z["schema"]) != LIBRARY_VERSION:
+                raise ValueError(f"mouth library schema {int(z['schema'])}, expected {LIBRARY_VERSION}")
+            fields = {k: z[k] for k in ("frames", "points", "origins", "shapes", "poses")}
+        pixels = np.load(crops, mmap_mode="r")
+        if len(pixels) != len(fields["frames"]):
+            raise ValueError("mouth library crops do not match its entries")
+        return cls(crops=pixels, **fields)
+
+
+def usable_frames(track: FaceTrack) -> np.ndarray:
+    """Template frames whose face was really detected (not interpolated), away from shot changes."""
+    ok = track.present & np.isfinite(track.raw_points).all(axis=(1, 2)) & np.isfinite(track.points).all(axis=(1, 2))
+    cuts = np.flatnonzero(track.cuts) if track.cuts.size else np.zeros(0, int)
+    for c in cuts:
+        ok[max(0, c - CUT_GUARD):c + CUT_GUARD] = False
+    idx = np.flatnonzero(ok)
+    if len(idx) > MAX_ENTRIES:
+        idx = idx[np.round(np.linspace(0, len(idx) - 1, MAX_ENTRIES)).astype(int)]
+    return idx
+
+
+def build_library(video: str | os.PathLike[str], track: FaceTrack) -> MouthLibrary:
+    """Decode the template once and keep the lower face of every usable frame."""
+    idx = usable_frames(track)
+    shape = (track.height, track.width)
+    boxes = np.array([_roi(track.points[j], shape) for j in idx], np.int64).reshape(-1, 4)
+    h = int((boxes[:, 3] - boxes[:, 1]).max()) if len(idx) else 0
+    w = int((boxes[:, 2] - boxes[:, 0]).max()) if len(idx) else 0
+    h, w = min(h, track.height), min(w, track.width)
+    centres = (boxes[:, :2] + boxes[:, 2:]) // 2
+    origins = np.stack([np.clip(centres[:, 0] - w // 2, 0, track.width - w),
+                        np.clip(centres[:, 1] - h // 2, 0, track.height - h)], axis=1) if len(idx) else \
+        np.zeros((0, 2), np.int64)
+    crops = np.zeros((len(idx), h, w, 3), np.uint8)
+    wanted = {int(j): e for e, j in enumerate(idx)}
+    last = int(idx[-1]) if len(idx) else -1
+    for j, frame in enumerate(iter_frames(video, track.fps, max_frames=last + 1)):
+        e = wanted.get(j)
+        if e is not None:
+            x0, y0 = origins[e]
+            crops[e] = frame[y0:y0 + h, x0:x0 + w]
+    pts = track.points[idx].astype(np.float32) - origins[:, None, :].astype(np.float32)
+    shapes = np.array([mouth_shape(canonical(track.points[j])) for j in idx]).reshape(-1, 2)
+    poses = np.array([head_pose(track.points[j]) for j in idx]).reshape(-1, 3)
+    log.info("mouth library: %d frames of %d, crops %dx%d", len(idx), track.n_frames, w, h)
+    return MouthLibrary(frames=idx.astype(np.int64), points=pts, origins=origins.astype(np.int64),
+                        shapes=shapes, poses=poses, crops=crops)
+
+
+def cached_library(video: str | os.PathLike[str], track: FaceTrack,
+                   cache_dir: str | os.PathLike[str] | None) -> MouthLibrary:
+    """build_library, stored in and read back from the analysis cache when one is given."""
+    if not cache_dir:
+        return build_library(video, track)
+    from ...cache import AnalysisCache, content_key
+    from ...faces.track import TRACKER_VERSION
+
+    cache = AnalysisCache(cache_dir)
+    key = content_key(video)
+    stem = f"mouths-v{LIBRARY_VERSION}-{TRACKER_VERSION}-fps{track.fps:.4f}"
+    crops_name = stem + "-crops.npy"
+
+    def save(lib: MouthLibrary, meta_path: Path) -> None:
+        cache.store(key, crops_name, lib.crops, lambda c, p: np.save(p, c))  # crops first: meta marks it whole
+        lib.save_meta(meta_path)
+
+    def load(meta_path: Path) -> MouthLibrary:
+        return MouthLibrary.load(meta_path, cache.path_for(key, crops_name))
+
+    return cache.get_or_compute(key, stem + "-meta.npz", lambda: build_library(video, track), save, load)

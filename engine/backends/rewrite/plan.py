@@ -1,0 +1,68 @@
+"""The per-render plan of the `rewrite` backend: which library mouth goes onto which output frame."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...composite import STABLE, similarity
+from ...faces import FaceTrack
+from ...pingpong import pingpong_index
+from ...speech import MouthCurves
+from .library import MouthLibrary
+from .select import SelectionWeights, select_sources, target_shapes
+from .shape import OUTER_LIPS, head_pose
+
+log = logging.getLogger(__name__)
+
+MOUTH = np.arange(48, 68)
+MIN_ENTRIES = 12  # fewer usable template frames than this: no library, use the fallback warp
+MIN_OPENING_RANGE = 0.04  # canonical units between the library's closed and open mouths
+
+
+@dataclass
+class FramePlan:
+    """Output frame k is drawn on template frame `dest[k]`; where it has a face, library entry
+    `source[k]` gives its mouth (-1: the frame is left as it is)."""
+
+    dest: np.ndarray
+    source: np.ndarray
+    targets: np.ndarray  # (n, 2) wanted opening and width, canonical units
+
+
+def library_has_variety(lib: MouthLibrary) -> bool:
+    """Whether the template shows enough different mouths to draw speech from."""
+    if len(lib) < MIN_ENTRIES:
+        return False
+    o = lib.shapes[:, 0]
+    return float(np.percentile(o, 97) - np.percentile(o, 3)) >= MIN_OPENING_RANGE
+
+
+def plan_frames(track: FaceTrack, lib: MouthLibrary, curves: MouthCurves, n_frames: int,
+                weights: SelectionWeights | None = None) -> FramePlan:
+    """Destination frame and library source for every output frame."""
+    n_src = max(1, track.n_frames)
+    dest = np.array([min(pingpong_index(k, n_src), n_src - 1) for k in range(n_frames)], np.int64)
+    has_face = track.present[dest] & np.isfinite(track.points[dest]).all(axis=(1, 2))
+    poses = np.full((n_frames, 3), np.nan)
+    for k in np.flatnonzero(has_face):
+        poses[k] = head_pose(track.points[dest[k]])
+    targets = target_shapes(curves.open[:n_frames], curves.width[:n_frames], lib.shapes)
+    source = select_sources(targets, poses, lib.shapes, lib.poses, lib.frames, weights)
+    source[~has_face] = -1
+    return FramePlan(dest=dest, source=source, targets=targets)
+
+
+def warp_points(dst_points: np.ndarray, src_points: np.ndarray) -> np.ndarray:
+    """The destination landmarks with the source's mouth carried over by the eyes-and-nose similarity."""
+    m = similarity(src_points[STABLE], dst_points[STABLE])
+    out = np.array(dst_points, np.float32, copy=True)
+    src_mouth = src_points[MOUTH].astype(np.float64)
+    out[MOUTH] = (src_mouth @ m[:, :2].T + m[:, 2]).astype(np.float32)
+    return out
+
+
+def mouth_polygons(*points: np.ndarray) -> list[np.ndarray]:
+    """The outer-lip polygons of the given landmark sets (left out of the colour match)."""
+    return [np.asarray(p, np.float32)[OUTER_LIPS] for p in points]

@@ -1,0 +1,32 @@
+"""Mouth shape and head pose descriptors of 68-point landmarks, in canonical face units."""
+from __future__ import annotations
+
+import numpy as np
+
+from ...faces.canonical import apply_affine, canonical_transform
+
+INNER_LIP_PAIRS = ((61, 67), (62, 66), (63, 65))
+OUTER_LIPS = list(range(48, 60))
+
+
+def canonical(points: np.ndarray) -> np.ndarray:
+    """One frame's (68, 2) points in canonical face units (eyes and nose aligned)."""
+    return apply_affine(canonical_transform(points), points)
+
+
+def mouth_shape(canon: np.ndarray) -> np.ndarray:
+    """(opening, width) of canonical points: mean inner-lip gap and the corner-to-corner distance."""
+    gap = np.mean([np.linalg.norm(canon[i] - canon[j]) for i, j in INNER_LIP_PAIRS])
+    return np.array([gap, np.linalg.norm(canon[48] - canon[54])])
+
+
+def head_pose(points: np.ndarray) -> np.ndarray:
+    """(roll, yaw, pitch) proxies from image points: eye-line angle (radians), and the nose tip's
+    offset from the eyes' midpoint across and along the face, in eye-corner distances."""
+    left, right, tip = points[36].astype(np.float64), points[45].astype(np.float64), points[30].astype(np.float64)
+    axis = right - left
+    iod = float(np.linalg.norm(axis)) or 1.0
+    u = axis / iod
+    v = np.array([-u[1], u[0]])
+    rel = tip - (left + right) / 2
+    return np.array([np.arctan2(axis[1], axis[0]), float(rel @ u) / iod, float(rel @ v) / iod])

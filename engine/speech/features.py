@@ -1,0 +1,94 @@
+"""Short-time audio features on a 10 ms hop: speech-band loudness, voice activity and log-mel.
+
+Everything here works on mono float samples at ANALYSIS_RATE (16 kHz) and returns one row per
+hop; `at_frames` resamples a hop series to video frame times.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+ANALYSIS_RATE = 16000
+HOP_S = 0.010
+WINDOW_S = 0.025
+SPEECH_BAND_HZ = (100.0, 4000.0)
+SILENCE_BELOW_PEAK_DB = 35.0  # QUALITY.md's silence: this far under the loudest window
+BRIDGE_GAP_S = 0.150  # gaps shorter than this are inside speech (between-word dips)
+MIN_SPEECH_S = 0.060  # bursts shorter than this are clicks, not speech
+
+
+def _frames(samples: np.ndarray, rate: int) -> tuple[np.ndarray, int]:
+    """Hann-windowed frames (hops, n) centred on k * HOP_S, zero-padded at both ends."""
+    x = np.asarray(samples, np.float64)
+    n = int(round(WINDOW_S * rate))
+    hop = int(round(HOP_S * rate))
+    hops = max(1, int(np.ceil(len(x) / hop)))
+    padded = np.concatenate([np.zeros(n // 2), x, np.zeros(n)])
+    idx = np.arange(hops)[:, None] * hop + np.arange(n)[None, :]
+    return padded[idx] * np.hanning(n), n
+
+
+def power_spectrum(samples: np.ndarray, rate: int = ANALYSIS_RATE) -> tuple[np.ndarray, np.ndarray]:
+    """(power per hop and FFT bin, bin frequencies in Hz)."""
+    frames, n = _frames(samples, rate)
+    spec = np.abs(np.fft.rfft(frames, axis=1)) ** 2 / n
+    return spec, np.fft.rfftfreq(n, 1.0 / rate)
+
+
+def band_db(spec: np.ndarray, freqs: np.ndarray, band: tuple[float, float] = SPEECH_BAND_HZ) -> np.ndarray:
+    """Energy in a frequency band per hop, in dB."""
+    sel = (freqs >= band[0]) & (freqs <= band[1])
+    return 10.0 * np.log10(spec[:, sel].sum(axis=1) + 1e-12)
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """[start, stop) of each run of True."""
+    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)))
+
+
+def voice_activity(db: np.ndarray) -> np.ndarray:
+    """Per hop: True where speech is heard (not 35 dB under the peak), short gaps bridged, clicks dropped."""
+    if not db.size:
+        return np.zeros(0, bool)
+    peak = float(np.percentile(db, 99.5))
+    active = db > peak - SILENCE_BELOW_PEAK_DB
+    for a, b in _runs(~active):
+        if a > 0 and b < len(active) and (b - a) * HOP_S < BRIDGE_GAP_S:
+            active[a:b] = True
+    for a, b in _runs(active):
+        if (b - a) * HOP_S < MIN_SPEECH_S:
+            active[a:b] = False
+    return active
+
+
+def mel_filterbank(freqs: np.ndarray, n_mels: int = 40, fmin: float = 60.0, fmax: float = 7600.0) -> np.ndarray:
+    """(n_mels, bins) triangular filters evenly spaced on the mel scale."""
+    def mel(f: np.ndarray | float) -> np.ndarray:
+        return 2595.0 * np.log10(1.0 + np.asarray(f, np.float64) / 700.0)
+
+    edges_hz = 700.0 * (10 ** (np.linspace(mel(fmin), mel(fmax), n_mels + 2) / 2595.0) - 1.0)
+    bank = np.zeros((n_mels, len(freqs)))
+    for m in range(n_mels):
+        lo, mid, hi = edges_hz[m:m + 3]
+        rise = (freqs - lo) / max(mid - lo, 1e-6)
+        fall = (hi - freqs) / max(hi - mid, 1e-6)
+        bank[m] = np.clip(np.minimum(rise, fall), 0.0, None)
+    return bank
+
+
+def log_mel(spec: np.ndarray, freqs: np.ndarray, n_mels: int = 40) -> np.ndarray:
+    """(hops, n_mels) log mel energies."""
+    return np.log(spec @ mel_filterbank(freqs, n_mels).T + 1e-10)
+
+
+def at_frames(series: np.ndarray, fps: float, n_frames: int) -> np.ndarray:
+    """A per-hop series (hops, ...) averaged over each video frame's span [k, k+1) / fps."""
+    s = np.asarray(series, np.float64)
+    if not len(s):
+        return np.zeros((n_frames, *s.shape[1:]))
+    csum = np.concatenate([np.zeros((1, *s.shape[1:])), np.cumsum(s, axis=0)])
+    edges = np.clip(np.round(np.arange(n_frames + 1) / fps / HOP_S).astype(int), 0, len(s))
+    lo, hi = edges[:-1], np.maximum(edges[1:], np.minimum(edges[:-1] + 1, len(s)))
+    lo = np.minimum(lo, hi - 1).clip(0)
+    count = (hi - lo).reshape(-1, *([1] * (s.ndim - 1))).clip(1)
+    return (csum[hi] - csum[lo]) / count

@@ -1,0 +1,168 @@
+"""The audio front ends: speech samples in, per-frame mouth targets out.
+
+Candidates (compared by `python -m engine frontends`, see the README's table):
+- `loudness`: opening follows speech-band loudness; the trivial rule.
+- `phones`: PocketSphinx phones mapped to mouth targets with coarticulation (`visemes`).
+- `phones+loudness`: the same, opening scaled by loudness (a louder vowel opens wider).
+- `mel-fit`: a ridge map from log-mel context to this presenter's opening, fitted on the template
+  video's own speech track; it learns the presenter's voice, so it suffers with another narrator.
+- `phones-fit`: a ridge map from the phone targets and loudness (speaker-independent features)
+  to this presenter's opening, fitted on the template's own speech.
+Every candidate closes the mouth where no speech is heard.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from .curves import MouthCurves, PresenterSample
+from .features import (ANALYSIS_RATE, HOP_S, at_frames, band_db, log_mel, power_spectrum,
+                       voice_activity)
+from .phones import recognise_phones
+from .ridge import fit_ridge, stack_context
+from .visemes import phone_curves
+
+MIN_FIT_S = 6.0  # a presenter fit needs at least this much of the template's own speech
+CONTEXT = (6, 6)  # frames of context before and after, for the fitted maps
+GATE_RAMP_S = 0.06  # the mouth closes within this after speech stops (and opens as fast)
+
+
+class Analysis:
+    """Lazily computed features of one mono 16 kHz signal (each computed once)."""
+
+    def __init__(self, samples: np.ndarray) -> None:
+        self.samples = np.asarray(samples, np.float64)
+        self.duration_s = len(self.samples) / ANALYSIS_RATE
+        self._spec = None
+        self._phones = None
+
+    @property
+    def spectrum(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._spec is None:
+            self._spec = power_spectrum(self.samples, ANALYSIS_RATE)
+        return self._spec
+
+    def loudness_db(self) -> np.ndarray:
+        """Speech-band dB per hop."""
+        return band_db(*self.spectrum)
+
+    def activity(self) -> np.ndarray:
+        """Voice activity per hop."""
+        return voice_activity(self.loudness_db())
+
+    def loudness(self) -> np.ndarray:
+        """Per hop: 0 at 35 dB under the speech level, 1 at the speech level (90th percentile)."""
+        db = self.loudness_db()
+        level = float(np.percentile(db, 90)) if db.size else 0.0
+        return np.clip((db - (level - 35.0)) / 35.0, 0.0, 1.2)
+
+    def phone_targets(self) -> np.ndarray:
+        """(hops, 3) coarticulated phone targets."""
+        if self._phones is None:
+            segs = recognise_phones(self.samples)
+            self._phones = phone_curves(segs, self.duration_s)
+        return self._phones
+
+    def mel(self) -> np.ndarray:
+        """(hops, 40) log-mel, each utterance mean-normalised (cepstral-mean style)."""
+        m = log_mel(*self.spectrum)
+        return m - m.mean(axis=0, keepdims=True)
+
+
+def _gate(activity: np.ndarray) -> np.ndarray:
+    """Voice activity as a 0..1 gate with GATE_RAMP_S ramps."""
+    k = max(1, int(round(GATE_RAMP_S / HOP_S)))
+    a = activity.astype(np.float64)
+    kernel = np.ones(k) / k
+    return np.clip(np.convolve(a, kernel, mode="same"), 0.0, 1.0)
+
+
+def _hops(series: np.ndarray, hops: int) -> np.ndarray:
+    """Cut or edge-pad a per-hop series to `hops` rows."""
+    if len(series) >= hops:
+        return series[:hops]
+    pad = np.repeat(series[-1:], hops - len(series), axis=0) if len(series) else np.zeros((hops, *series.shape[1:]))
+    return np.concatenate([series, pad])
+
+
+def _curves(open_hops: np.ndarray, width_hops: np.ndarray, round_hops: np.ndarray, a: Analysis,
+            fps: float, n_frames: int) -> MouthCurves:
+    act = a.activity()
+    hops = len(act)
+    gate = _gate(act)
+    opening = at_frames(np.clip(_hops(open_hops, hops), 0, None) * gate, fps, n_frames)
+    width = at_frames(_hops(width_hops, hops) * gate, fps, n_frames)
+    rnd = at_frames(_hops(round_hops, hops) * gate, fps, n_frames)
+    speech = at_frames(act.astype(np.float64), fps, n_frames) > 0.5
+    return MouthCurves(fps, opening, width, rnd, speech)
+
+
+def _loudness(a: Analysis, fps: float, n: int, presenter: PresenterSample | None) -> MouthCurves:
+    z = np.zeros(len(a.loudness_db()))
+    return _curves(a.loudness(), z, z, a, fps, n)
+
+
+def _phones(a: Analysis, fps: float, n: int, presenter: PresenterSample | None) -> MouthCurves:
+    p = a.phone_targets()
+    return _curves(p[:, 0], p[:, 1], p[:, 2], a, fps, n)
+
+
+def _phones_loudness(a: Analysis, fps: float, n: int, presenter: PresenterSample | None) -> MouthCurves:
+    p = a.phone_targets()
+    hops = min(len(p), len(a.loudness()))
+    gain = 0.4 + 0.6 * np.clip(a.loudness()[:hops], 0, 1)
+    return _curves(p[:hops, 0] * gain, p[:hops, 1], p[:hops, 2], a, fps, n)
+
+
+def _fit(features: Callable[[Analysis], np.ndarray], fallback: Callable[..., MouthCurves]):
+    """A presenter-fitted front end over per-hop `features`, or `fallback` without a usable template."""
+
+    def run(a: Analysis, fps: float, n: int, presenter: PresenterSample | None) -> MouthCurves:
+        if presenter is None or len(presenter.samples) / presenter.rate < MIN_FIT_S:
+            return fallback(a, fps, n, presenter)
+        ta = Analysis(presenter.samples)
+        m = len(presenter.opening)
+        x_t = stack_context(at_frames(features(ta), presenter.fps, m), *CONTEXT)
+        try:
+            model = fit_ridge(x_t, np.asarray(presenter.opening, np.float64))
+        except ValueError:
+            return fallback(a, fps, n, presenter)
+        scale = float(np.nanpercentile(presenter.opening, 95)) or 1.0
+        x = stack_context(at_frames(features(a), fps, n), *CONTEXT)
+        opening = np.clip(model.predict(x) / scale, 0.0, 1.5)
+        base = _phones(a, fps, n, presenter)
+        gate = at_frames(_gate(a.activity()), fps, n)
+        return MouthCurves(fps, opening * gate, base.width, base.round, base.speech)
+
+    return run
+
+
+def _phone_features(a: Analysis) -> np.ndarray:
+    p = a.phone_targets()
+    loud = a.loudness()
+    hops = min(len(p), len(loud))
+    return np.column_stack([p[:hops], loud[:hops], p[:hops, 0] * loud[:hops]])
+
+
+FRONT_ENDS: dict[str, Callable[[Analysis, float, int, PresenterSample | None], MouthCurves]] = {
+    "loudness": _loudness,
+    "phones": _phones,
+    "phones+loudness": _phones_loudness,
+    "mel-fit": _fit(lambda a: a.mel(), _phones_loudness),
+    "phones-fit": _fit(_phone_features, _phones_loudness),
+}
+DEFAULT_FRONT_END = "phones+loudness"
+
+
+def predict_mouth(samples: np.ndarray, fps: float, n_frames: int, front_end: str = DEFAULT_FRONT_END,
+                  presenter: PresenterSample | None = None) -> MouthCurves:
+    """Mouth targets for n_frames video frames from mono float samples at 16 kHz."""
+    if front_end not in FRONT_ENDS:
+        raise ValueError(f"unknown front end {front_end!r}; choose one of {', '.join(FRONT_ENDS)}")
+    if n_frames <= 0:
+        return MouthCurves.closed(fps, 0)
+    a = Analysis(samples)
+    if not a.samples.size or not a.activity().any():
+        return MouthCurves.closed(fps, n_frames)
+    return FRONT_ENDS[front_end](a, fps, n_frames, presenter)
