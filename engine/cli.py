@@ -96,6 +96,10 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--preset", default=None)
     b.add_argument("--json", action="store_true", help="print JSON instead of a Markdown table")
     evaluate_arguments(sub.add_parser("evaluate", help="score a backend on held-out real speech (QUALITY.md)"))
+    from .evaluate.frontends_cli import add_compare_arguments, add_train_arguments
+
+    add_compare_arguments(sub.add_parser("frontends", help="compare the audio front ends on real clips"))
+    add_train_arguments(sub.add_parser("train-mouth", help="fit the speaker-independent mouth model"))
     return parser
 
 
@@ -163,13 +167,25 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _frontends(args: argparse.Namespace) -> int:
+    from .evaluate.frontends_cli import run_compare
+
+    return run_compare(args)
+
+
+def _train_mouth(args: argparse.Namespace) -> int:
+    from .evaluate.frontends_cli import run_train
+
+    return run_train(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit status (0 ok, 1 engine error, 2 usage, 130 interrupted)."""
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     handler = {"render": _render, "probe": _probe, "thumbnail": _thumbnail, "backends": _backends,
-               "bench": _bench, "evaluate": _evaluate}
+               "bench": _bench, "evaluate": _evaluate, "frontends": _frontends, "train-mouth": _train_mouth}
     try:
         return handler[args.command](args)
     except EngineError as exc:

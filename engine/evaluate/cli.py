@@ -32,15 +32,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                         help="cache for the renderer and for source-clip landmarks (default: none kept)")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--crf", type=int, default=RenderOptions.crf, help="x264 quality of the outputs")
+    parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                        help="an extra render option for the backend (repeatable), e.g. front_end=phones")
+    parser.add_argument("--holdout-models", metavar="DIR",
+                        help="rewrite backend: use DIR/<speaker>.json, the mouth model trained without the clip's "
+                             "speaker (from train-mouth --holdout-dir), so no clip is scored by a model that saw it")
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
                         help="processes for landmark detection (default: up to 2)")
     return parser
 
 
+def _extra_options(pairs: list[str]) -> dict[str, str]:
+    """KEY=VALUE strings as a dict."""
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise EngineError(f"--option takes KEY=VALUE, got {pair!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the evaluate command from parsed arguments; returns the exit status."""
     from .oracle import ORACLE_NAME, oracle_renderer
-    from .renderers import backend_renderer
+    from .renderers import backend_renderer, holdout_renderer
     from .run import evaluate_clips
     from .sheet import draw_sheet
 
@@ -64,8 +80,10 @@ def run(args: argparse.Namespace) -> int:
                 from ..backends import get_backend
 
                 get_backend(args.backend)  # fail now, not once per clip
-                factory = backend_renderer(args.backend, {"device": args.device, "crf": args.crf,
-                                                          "cache_dir": str(cache_dir)})
+                options = {"device": args.device, "crf": args.crf, "cache_dir": str(cache_dir),
+                           **_extra_options(args.option)}
+                factory = (holdout_renderer(args.backend, options, args.holdout_models) if args.holdout_models
+                           else backend_renderer(args.backend, options))
             result = evaluate_clips(args.clips, factory, args.backend, workdir=args.work_dir,
                                     workers=max(1, args.workers),
                                     landmark_cache=args.cache_dir or None, sheet=bool(args.sheet),

@@ -1,29 +1,38 @@
-"""Side-by-side comparison of the audio front ends (engine.speech) on real clips, without rendering.
+"""Choosing and training the audio front end (engine.speech) on real clips, without rendering.
 
-For each clip, cut as in the self-reenactment protocol: every front end predicts the mouth
-opening of the target half from the target audio alone (a presenter-fitted one also gets the
-template half's own sound and tracked mouth), in the speaker's own voice and in another voice
-(`voice`). The figure is the evaluator's aperture_r: the best-shift correlation of the prediction
-with the true opening; `loudness_r` is beside it. This chooses the front end; the rendered
-output is then judged by `python -m engine evaluate`.
+`compare`: for each clip, cut as in the self-reenactment protocol, every front end predicts the
+mouth opening of the target half from the target audio alone (a presenter-fitted one also gets
+the template half's own sound and tracked mouth), in the speaker's own voice and in another
+voice (`voice`); the figure is the evaluator's aperture_r against the true opening. The trained
+`mouth-model` is always scored held out: refitted without every clip of the scored speaker.
+
+`train`: fits the shipped `mouth-model` on whole clips, and (with a folder) one held-out model
+per speaker for honest end-to-end evaluation (`python -m engine evaluate --holdout-models`).
 """
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
+import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+from ..faces.canonical import to_canonical_series
+from ..media_probe import probe
 from ..speech import FRONT_ENDS, PresenterSample, predict_mouth
 from ..speech.features import ANALYSIS_RATE
+from ..speech.frontend import Analysis
+from ..speech.learned import MouthModel, fit_model, frame_features
 from . import loudness, metrics
-from ..faces.canonical import to_canonical_series
 from .clips import clip_audio, plan_cut
 from .report import JsonLine
 from .tracking import cached_track_video
-from ..media_probe import probe
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -40,7 +49,39 @@ class FrontEndScore(JsonLine):
     loudness_r: float
     short_clip: bool
     schema: int = 1
-    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class ClipData:
+    """A clip's sound and tracked mouth, frame-aligned, cut into template [0, k) and target [k, n)."""
+
+    name: str
+    fps: float
+    k: int
+    n: int
+    short: bool
+    opening: np.ndarray  # (n,) smoothed inner-lip opening, canonical units
+    width: np.ndarray  # (n,)
+    audio: np.ndarray  # mono 16 kHz under frames [0, n)
+
+    @property
+    def speaker(self) -> str:
+        """The speaker group (clips of one person share it)."""
+        return speaker_group(self.name)
+
+    def samples(self, start: int, stop: int) -> np.ndarray:
+        """The sound under frames [start, stop)."""
+        a, b = (int(round(f / self.fps * ANALYSIS_RATE)) for f in (start, stop))
+        out = self.audio[a:b]
+        return np.pad(out, (0, max(0, b - a - len(out))))
+
+
+def speaker_group(name: str) -> str:
+    """A clip's speaker: its file stem without trailing numbered parts ('x_clip_2' -> 'x_clip')."""
+    stem = Path(name).stem
+    while re.search(r"_\d+$", stem):
+        stem = re.sub(r"_\d+$", "", stem)
+    return stem
 
 
 def mouth_width(canonical: np.ndarray) -> np.ndarray:
@@ -49,49 +90,79 @@ def mouth_width(canonical: np.ndarray) -> np.ndarray:
     return np.linalg.norm(c[:, 48] - c[:, 54], axis=-1)
 
 
-def compare_clip(clip: str | os.PathLike[str], front_ends: Sequence[str], landmark_cache: str | None,
-                 workers: int = 1, voice: bool = True) -> list[FrontEndScore]:
-    """Score each front end on one clip (own voice, and another voice when `voice`)."""
-    from .voice import other_voice
-
+def load_clip(clip: str | os.PathLike[str], landmark_cache: str | os.PathLike[str] | None,
+              workers: int = 1) -> ClipData:
+    """Landmarks (cached), cut and sound of one clip."""
     info = probe(clip, "video")
     pts = cached_track_video(clip, info.fps, landmark_cache, workers)
     cut = plan_cut(clip, n_decoded=len(pts))
-    k, n, m = cut.template_frames, cut.n_frames, cut.target_frames
-    cut16 = dataclasses.replace(cut, audio_rate=ANALYSIS_RATE, channels=1)
+    n = cut.n_frames
     canon = to_canonical_series(pts[:n])
-    opening = metrics.smoothed_opening(canon)
-    width = mouth_width(canon)
-    template_audio = clip_audio(cut16, 0, k)[0].astype(np.float64)
-    target_audio = clip_audio(cut16, k, n)[0].astype(np.float64)
-    presenter = PresenterSample(template_audio, ANALYSIS_RATE, cut.fps, opening[:k], width[:k])
-    true_open = opening[k:n]
-    voices: dict[str, np.ndarray] = {"own": target_audio}
-    if voice:
-        voices["other"] = other_voice(target_audio, ANALYSIS_RATE)
-    lo = metrics.best_shift_corr(true_open, loudness.frame_loudness(target_audio, ANALYSIS_RATE, cut.fps, m))
-    out = []
-    for name in front_ends:
-        r: dict[str, metrics.ShiftCorr] = {}
-        for v, audio in voices.items():
-            curves = predict_mouth(audio, cut.fps, m, name, presenter)
-            r[v] = metrics.best_shift_corr(curves.open, true_open)
-        nan = metrics.ShiftCorr(float("nan"), None, float("nan"))
-        own, other = r["own"], r.get("other", nan)
-        out.append(FrontEndScore(clip=os.path.basename(clip), front_end=name, target_s=cut.target_s,
-                                 aperture_r=own.r, lag=own.lag, aperture_r_voice=other.r, lag_voice=other.lag,
-                                 loudness_r=lo.r, short_clip=cut.short))
+    audio = clip_audio(dataclasses.replace(cut, audio_rate=ANALYSIS_RATE, channels=1), 0, n)[0]
+    return ClipData(name=Path(clip).name, fps=cut.fps, k=cut.template_frames, n=n, short=cut.short,
+                    opening=metrics.smoothed_opening(canon), width=mouth_width(canon),
+                    audio=audio.astype(np.float64))
+
+
+def clip_features(clips: Sequence[ClipData]) -> list[np.ndarray]:
+    """Model inputs of every clip, whole length."""
+    return [frame_features(Analysis(c.audio), c.fps, c.n) for c in clips]
+
+
+def train(clips: Sequence[ClipData], features: Sequence[np.ndarray] | None = None) -> MouthModel:
+    """Fit the mouth model on whole clips (their features computed here unless given)."""
+    feats = list(features) if features is not None else clip_features(clips)
+    return fit_model(feats, [c.opening for c in clips], [c.name for c in clips])
+
+
+def held_out_models(clips: Sequence[ClipData], features: Sequence[np.ndarray] | None = None) -> dict[str, MouthModel]:
+    """Per speaker: the model fitted on every other speaker's clips."""
+    feats = list(features) if features is not None else clip_features(clips)
+    out = {}
+    for s in sorted({c.speaker for c in clips}):
+        keep = [i for i, c in enumerate(clips) if c.speaker != s]
+        out[s] = train([clips[i] for i in keep], [feats[i] for i in keep])
     return out
 
 
-def compare(clips: Sequence[str], front_ends: Sequence[str] | None = None, landmark_cache: str | None = None,
-            workers: int = 1, voice: bool = True,
+def compare_clip(data: ClipData, front_ends: Sequence[str], held_out: MouthModel | None,
+                 voice: bool = True) -> list[FrontEndScore]:
+    """Score each front end on one clip (own voice, and another voice when `voice`)."""
+    from .voice import other_voice
+
+    k, n, m = data.k, data.n, data.n - data.k
+    template, target = data.samples(0, k), data.samples(k, n)
+    presenter = PresenterSample(template, ANALYSIS_RATE, data.fps, data.opening[:k], data.width[:k])
+    true_open = data.opening[k:n]
+    voices = {"own": target}
+    if voice:
+        voices["other"] = other_voice(target, ANALYSIS_RATE)
+    lo = metrics.best_shift_corr(true_open, loudness.frame_loudness(target, ANALYSIS_RATE, data.fps, m))
+    nan = metrics.ShiftCorr(float("nan"), None, float("nan"))
+    out = []
+    for name in front_ends:
+        r = {v: metrics.best_shift_corr(predict_mouth(a, data.fps, m, name, presenter, model=held_out).open,
+                                        true_open) for v, a in voices.items()}
+        own, other = r["own"], r.get("other", nan)
+        out.append(FrontEndScore(clip=data.name, front_end=name, target_s=m / data.fps, aperture_r=own.r,
+                                 lag=own.lag, aperture_r_voice=other.r, lag_voice=other.lag, loudness_r=lo.r,
+                                 short_clip=data.short))
+    return out
+
+
+def compare(clips: Sequence[str], front_ends: Sequence[str] | None = None,
+            landmark_cache: str | os.PathLike[str] | None = None, workers: int = 1, voice: bool = True,
             on_score: Callable[[FrontEndScore], None] | None = None) -> list[FrontEndScore]:
-    """Score every front end on every clip."""
+    """Score every front end on every clip (the mouth model held out by speaker)."""
     names = list(front_ends or FRONT_ENDS)
+    data = [load_clip(c, landmark_cache, workers) for c in clips]
+    models = held_out_models(data) if "mouth-model" in names and len({d.speaker for d in data}) > 1 else {}
+    if "mouth-model" in names and not models:
+        log.warning("only one speaker: the mouth-model is scored with the shipped model, which may have "
+                    "been trained on this clip")
     scores: list[FrontEndScore] = []
-    for clip in clips:
-        for s in compare_clip(clip, names, landmark_cache, workers, voice):
+    for d in data:
+        for s in compare_clip(d, names, models.get(d.speaker), voice):
             scores.append(s)
             if on_score is not None:
                 on_score(s)
@@ -99,18 +170,18 @@ def compare(clips: Sequence[str], front_ends: Sequence[str] | None = None, landm
 
 
 def table(scores: Sequence[FrontEndScore]) -> str:
-    """A markdown table: per front end, the median aperture_r, aperture_r_voice, and per clip."""
+    """A markdown table: per front end, median aperture_r in own and other voice, then per clip."""
     names = list(dict.fromkeys(s.front_end for s in scores))
     clips = list(dict.fromkeys(s.clip for s in scores))
     by = {(s.front_end, s.clip): s for s in scores}
-    head = "| front end | median r | median r (other voice) | " + " | ".join(clips) + " |"
-    rows = [head, "|" + "---|" * (3 + len(clips))]
+    rows = ["| front end | median r | median r, other voice | " + " | ".join(Path(c).stem for c in clips) + " |",
+            "|" + "---|" * (3 + len(clips))]
     for name in names:
-        own = [by[name, c].aperture_r for c in clips if (name, c) in by]
-        oth = [by[name, c].aperture_r_voice for c in clips if (name, c) in by]
+        got = [by[name, c] for c in clips if (name, c) in by]
         cells = [f"{by[name, c].aperture_r:.2f} / {by[name, c].aperture_r_voice:.2f}" if (name, c) in by else "-"
                  for c in clips]
-        rows.append(f"| {name} | {np.nanmedian(own):.3f} | {np.nanmedian(oth):.3f} | " + " | ".join(cells) + " |")
+        rows.append(f"| {name} | {np.nanmedian([s.aperture_r for s in got]):.3f} | "
+                    f"{np.nanmedian([s.aperture_r_voice for s in got]):.3f} | " + " | ".join(cells) + " |")
     lo = [next(s.loudness_r for s in scores if s.clip == c) for c in clips]
     rows.append(f"| (loudness_r) | {np.nanmedian(lo):.3f} | | " + " | ".join(f"{v:.2f}" for v in lo) + " |")
     return "\n".join(rows)

@@ -53,3 +53,21 @@ def backend_renderer(backend: str, options: dict[str, Any] | None = None) -> Ren
         return BackendRenderer(backend, opts)
 
     return make
+
+
+def holdout_renderer(backend: str, options: dict[str, Any], models: str | Path) -> RendererFactory:
+    """Like backend_renderer, but each clip's render uses the mouth model trained without its
+    speaker (`models`/<speaker>.json, written by `python -m engine train-mouth --holdout-dir`)."""
+    from ..errors import EngineError
+    from .frontends import speaker_group
+
+    opts = dict(options or {})
+
+    def make(split: ClipSplit) -> Renderer:
+        path = Path(models) / f"{speaker_group(split.cut.source.name)}.json"
+        if not path.is_file():
+            raise EngineError(f"no held-out mouth model {path}; run 'python -m engine train-mouth "
+                              f"--holdout-dir {models}' on a set of clips that includes this one")
+        return BackendRenderer(backend, {**opts, "mouth_model": str(path)})
+
+    return make

@@ -8,6 +8,8 @@ Candidates (compared by `python -m engine frontends`, see the README's table):
   video's own speech track; it learns the presenter's voice, so it suffers with another narrator.
 - `phones-fit`: a ridge map from the phone targets and loudness (speaker-independent features)
   to this presenter's opening, fitted on the template's own speech.
+- `mouth-model` (default): a speaker-independent ridge map from phone targets, loudness and
+  log-mel context to the opening, fitted once on many speakers (`learned`).
 Every candidate closes the mouth where no speech is heard.
 """
 from __future__ import annotations
@@ -145,19 +147,34 @@ def _phone_features(a: Analysis) -> np.ndarray:
     return np.column_stack([p[:hops], loud[:hops], p[:hops, 0] * loud[:hops]])
 
 
+def _mouth_model(a: Analysis, fps: float, n: int, presenter: PresenterSample | None,
+                 model: object | None = None) -> MouthCurves:
+    from .learned import default_model, frame_features
+
+    m = model or default_model()
+    opening = np.clip(m.relative(frame_features(a, fps, n)), 0.0, 1.5)  # type: ignore[attr-defined]
+    base = _phones(a, fps, n, presenter)
+    gate = at_frames(_gate(a.activity()), fps, n)
+    return MouthCurves(fps, opening * gate, base.width, base.round, base.speech)
+
+
 FRONT_ENDS: dict[str, Callable[[Analysis, float, int, PresenterSample | None], MouthCurves]] = {
     "loudness": _loudness,
     "phones": _phones,
     "phones+loudness": _phones_loudness,
     "mel-fit": _fit(lambda a: a.mel(), _phones_loudness),
     "phones-fit": _fit(_phone_features, _phones_loudness),
+    "mouth-model": _mouth_model,
 }
-DEFAULT_FRONT_END = "phones+loudness"
+DEFAULT_FRONT_END = "mouth-model"
 
 
 def predict_mouth(samples: np.ndarray, fps: float, n_frames: int, front_end: str = DEFAULT_FRONT_END,
-                  presenter: PresenterSample | None = None) -> MouthCurves:
-    """Mouth targets for n_frames video frames from mono float samples at 16 kHz."""
+                  presenter: PresenterSample | None = None, model: object | None = None) -> MouthCurves:
+    """Mouth targets for n_frames video frames from mono float samples at 16 kHz.
+
+    `model`: a MouthModel for the `mouth-model` front end instead of the shipped one.
+    """
     if front_end not in FRONT_ENDS:
         raise ValueError(f"unknown front end {front_end!r}; choose one of {', '.join(FRONT_ENDS)}")
     if n_frames <= 0:
@@ -165,4 +182,6 @@ def predict_mouth(samples: np.ndarray, fps: float, n_frames: int, front_end: str
     a = Analysis(samples)
     if not a.samples.size or not a.activity().any():
         return MouthCurves.closed(fps, n_frames)
+    if front_end == "mouth-model":
+        return _mouth_model(a, fps, n_frames, presenter, model)
     return FRONT_ENDS[front_end](a, fps, n_frames, presenter)

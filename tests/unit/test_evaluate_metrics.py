@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from engine.evaluate import metrics
-from engine.evaluate.canonical import (ALIGN_POINTS, CANONICAL_68, apply_affine, canonical_transform,
+from engine.faces.canonical import (ALIGN_POINTS, CANONICAL_68, apply_affine, canonical_transform,
                                        normalise_shape, similarity_fit, to_canonical, to_canonical_series)
 
 

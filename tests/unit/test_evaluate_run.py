@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("dlib")
 pytest.importorskip("face_recognition_models")
 
-from engine.evaluate.canonical import to_canonical_series  # noqa: E402
+from engine.faces.canonical import to_canonical_series  # noqa: E402
 from engine.cli import main  # noqa: E402
 from engine.evaluate.clips import ClipSplit  # noqa: E402
 from engine.evaluate.metrics import pearson, smoothed_opening  # noqa: E402

@@ -27,7 +27,7 @@ from ..base import Backend, ProgressFn, RenderContext
 from ..none import NoneBackend
 from .fallback import fallback_frame, fallback_rgb
 from .library import MouthLibrary, cached_library
-from .plan import FramePlan, library_has_variety, mouth_polygons, plan_frames, warp_points
+from .plan import FramePlan, adjust_opening, library_has_variety, mouth_polygons, plan_frames, warp_points
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +85,7 @@ class _Job:
                          "warp", ctx.video.name, len(lib))
         progress("mouths", 1.0)
         self.n_src = max(1, self.track.n_frames)
+        self.adjust = bool(ctx.options.extra.get("adjust_opening", True))
 
     def _curves(self, ctx: RenderContext) -> MouthCurves:
         samples = load_audio(ctx.audio, ANALYSIS_RATE, mono=True)
@@ -92,7 +93,12 @@ class _Job:
         presenter = None
         if front_end.endswith("-fit") and ctx.video_info.has_audio:
             presenter = _presenter_sample(ctx, self.track)
-        return predict_mouth(samples, ctx.fps, ctx.n_frames, front_end, presenter)
+        model = None
+        if ctx.options.extra.get("mouth_model"):
+            from ...speech.learned import MouthModel
+
+            model = MouthModel.load(str(ctx.options.extra["mouth_model"]))
+        return predict_mouth(samples, ctx.fps, ctx.n_frames, front_end, presenter, model=model)
 
     def _mouth(self, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]] | None:
         """(destination warp points, source crop, source points, colour-match exclusions), or None."""
@@ -102,6 +108,9 @@ class _Job:
         dst = self.track.points[self.plan.dest[k]]
         src_pts = self.library.points[e]
         target = warp_points(dst, src_pts)
+        if self.adjust:
+            current = float(self.library.shapes[e, 0])
+            target = adjust_opening(target, float(self.plan.targets[k, 0]) - current, current)
         return target, np.asarray(self.library.crops[e]), src_pts, mouth_polygons(dst, target)
 
     def _own_points(self, k: int) -> np.ndarray | None:

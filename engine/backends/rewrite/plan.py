@@ -63,6 +63,25 @@ def warp_points(dst_points: np.ndarray, src_points: np.ndarray) -> np.ndarray:
     return out
 
 
+MAX_ADJUST = 0.05  # canonical units: the most a chosen mouth is opened or closed further by warping
+LOWER_LIP_SHARE = {66: 1.0, 65: 0.9, 67: 0.9, 57: 0.9, 56: 0.75, 58: 0.75, 55: 0.4, 59: 0.4}
+
+
+def adjust_opening(points: np.ndarray, delta: float, current: float) -> np.ndarray:
+    """Points with the lower lip moved down by `delta` canonical units (up when negative, never
+    closing past the upper lip), so the chosen mouth opens exactly as far as the audio wants."""
+    delta = float(np.clip(delta, max(-MAX_ADJUST, -0.8 * max(current, 0.0)), MAX_ADJUST))
+    if abs(delta) < 1e-4:
+        return points
+    axis = points[45].astype(np.float64) - points[36]
+    iod = float(np.linalg.norm(axis)) or 1.0
+    down = np.array([-axis[1], axis[0]]) / iod
+    out = np.array(points, np.float32, copy=True)
+    for i, share in LOWER_LIP_SHARE.items():
+        out[i] += (down * delta * iod * share).astype(np.float32)
+    return out
+
+
 def mouth_polygons(*points: np.ndarray) -> list[np.ndarray]:
     """The outer-lip polygons of the given landmark sets (left out of the colour match)."""
     return [np.asarray(p, np.float32)[OUTER_LIPS] for p in points]

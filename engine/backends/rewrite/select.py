@@ -23,16 +23,32 @@ class SelectionWeights:
     width: float = 0.3  # width error relative to opening error
     pose: float = 0.5
     hold: float = 0.4  # the same entry on consecutive frames
-    jump: float = 1.5  # any entry other than the next template frame
-    jump_shape: float = 1.0  # extra per unit of shape change at a jump
+    jump: float = 0.7  # any entry other than the next template frame
+    jump_shape: float = 0.5  # extra per unit of shape change at a jump
+
+
+CLOSED_BELOW = 0.02  # relative openings under this are a closed mouth
+QUANTILES = (0.03, 0.97)  # the library's openings used: its closed to its wide-open mouths
 
 
 def target_shapes(open_rel: np.ndarray, width_rel: np.ndarray, library_shapes: np.ndarray) -> np.ndarray:
-    """Relative targets (opening 0..1, width -1..1) in this presenter's canonical units."""
+    """Relative targets (opening 0..1, width -1..1) in this presenter's canonical units.
+
+    Openings are mapped by rank: the output's open frames take the library's openings at the same
+    quantile, so the presenter opens as far and as often as they really do, whatever the scale of
+    the prediction; closed frames take the library's closed mouth.
+    """
     o, w = library_shapes[:, 0], library_shapes[:, 1]
-    closed, wide = np.percentile(o, 3), np.percentile(o, 97)
+    rel = np.asarray(open_rel, np.float64)
+    lo, hi = QUANTILES
+    opening = np.full(len(rel), np.percentile(o, 100 * lo))
+    open_frames = np.flatnonzero(rel > CLOSED_BELOW)
+    if len(open_frames):
+        ranks = np.argsort(np.argsort(rel[open_frames], kind="stable"), kind="stable")
+        q = lo + (hi - lo) * (ranks + 1) / len(open_frames)
+        opening[open_frames] = np.quantile(o, q)
     w_mid, w_spread = np.median(w), max((np.percentile(w, 95) - np.percentile(w, 5)) / 2, 1e-6)
-    return np.column_stack([closed + np.clip(open_rel, 0, 1.2) * (wide - closed), w_mid + np.clip(width_rel, -1, 1) * w_spread])
+    return np.column_stack([opening, w_mid + np.clip(width_rel, -1, 1) * w_spread])
 
 
 def select_sources(targets: np.ndarray, dest_poses: np.ndarray, shapes: np.ndarray, poses: np.ndarray,

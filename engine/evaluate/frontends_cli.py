@@ -1,0 +1,80 @@
+"""`python -m engine frontends` (compare the audio front ends) and `python -m engine train-mouth`."""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from pathlib import Path
+
+from ..errors import EngineError
+
+log = logging.getLogger(__name__)
+
+
+def add_compare_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Arguments of `frontends`."""
+    parser.add_argument("clips", nargs="+", metavar="CLIP", help="real talking clips with their own speech")
+    parser.add_argument("--front-end", action="append", default=None,
+                        help="front end to score (repeatable; default: all)")
+    parser.add_argument("--no-voice", action="store_true", help="skip the 'another voice' test (needs pyworld)")
+    parser.add_argument("--cache-dir", metavar="DIR", help="cache of source-clip landmarks")
+    parser.add_argument("--table", metavar="FILE", help="also write the Markdown table here")
+    parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
+    return parser
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Arguments of `train-mouth`."""
+    parser.add_argument("clips", nargs="+", metavar="CLIP", help="real talking clips with their own speech")
+    parser.add_argument("--out", required=True, help="model JSON to write (the shipped one is "
+                                                     "engine/speech/mouth_model.json)")
+    parser.add_argument("--holdout-dir", metavar="DIR",
+                        help="also write one model per speaker, trained without that speaker, as DIR/<speaker>.json")
+    parser.add_argument("--cache-dir", metavar="DIR", help="cache of source-clip landmarks")
+    parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
+    return parser
+
+
+def _check(clips: list[str]) -> None:
+    missing = [c for c in clips if not Path(c).is_file()]
+    if missing:
+        raise EngineError(f"clip not found: {', '.join(missing)}")
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    """Print one JSON line per (clip, front end), then the Markdown table."""
+    from .frontends import compare, table
+
+    _check(args.clips)
+    scores = compare(args.clips, args.front_end, args.cache_dir, max(1, args.workers), not args.no_voice,
+                     on_score=lambda s: print(s.to_json(), flush=True))
+    text = table(scores)
+    print(text)
+    if args.table:
+        Path(args.table).write_text(text + "\n", encoding="utf-8")
+    return 0 if scores else 1
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """Fit and write the mouth model (and the held-out ones)."""
+    from .frontends import clip_features, held_out_models, load_clip, train
+
+    _check(args.clips)
+    data = []
+    for clip in args.clips:
+        try:
+            data.append(load_clip(clip, args.cache_dir, max(1, args.workers)))
+        except EngineError as exc:
+            log.error("%s: %s (left out)", Path(clip).name, exc)
+    if not data:
+        raise EngineError("no usable clip to train on")
+    features = clip_features(data)
+    train(data, features).save(args.out)
+    print(f"wrote {args.out} ({len(data)} clips)")
+    if args.holdout_dir:
+        folder = Path(args.holdout_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        for speaker, model in held_out_models(data, features).items():
+            model.save(folder / f"{speaker}.json")
+        print(f"wrote held-out models to {folder}")
+    return 0
