@@ -1,7 +1,8 @@
 """`python -m engine evaluate CLIP [CLIP ...]`: self-reenactment figures as JSON lines on stdout.
 
 One line per clip (kind "clip", or kind "error" for a clip that could not be evaluated), then one
-summary line (kind "summary") with medians. Logs go to stderr.
+summary line (kind "summary") with medians. Logs go to stderr. `--voice other` renders each
+target in another voice (QUALITY.md, "Another voice"); every line says which voice was used.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from ..errors import EngineError
 from ..options import RenderOptions
+from .report import VOICES
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +26,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--backend", default="none",
                         help="backend to evaluate (default none); 'oracle' writes the true second half "
                              "(a check of the evaluator itself)")
+    parser.add_argument("--voice", default="own", choices=VOICES,
+                        help="'other' renders the target audio resynthesised in a voice of the other sex "
+                             "(QUALITY.md, \"Another voice\"); the truth and loudness_r stay the clip's own "
+                             "(default own)")
     parser.add_argument("--sheet", metavar="PNG", help="write a contact sheet of mouth crops (output above truth)")
     parser.add_argument("--json-out", metavar="FILE", help="also write the JSON lines to FILE")
     parser.add_argument("--work-dir", metavar="DIR",
@@ -87,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
             result = evaluate_clips(args.clips, factory, args.backend, workdir=args.work_dir,
                                     workers=max(1, args.workers),
                                     landmark_cache=args.cache_dir or None, sheet=bool(args.sheet),
-                                    on_record=lambda rec: emit(rec.to_json()))
+                                    on_record=lambda rec: emit(rec.to_json()), voice=args.voice)
         if result.summary is not None:
             emit(result.summary.to_json())
         if args.sheet:

@@ -8,7 +8,8 @@ from typing import Any
 
 import numpy as np
 
-SCHEMA = 1
+SCHEMA = 2  # 2: records say which voice drove the render ("voice")
+VOICES = ("own", "other")  # the clip's own target audio, or it resynthesised in another voice
 SUMMARY_FIELDS = ("aperture_r", "lag", "aperture_r0", "mouth_lmd", "baseline_lmd", "baseline_r", "loudness_r",
                   "silence_ratio", "silence_ratio_true")
 
@@ -73,6 +74,7 @@ class ClipReport(JsonLine):
     faces_true: float  # share of true frames with a face
     faces_template: float
     out_frames: int  # frames the output actually had
+    voice: str = "own"  # the voice of the audio the renderer got (VOICES)
     seconds: float = 0.0  # wall time of this clip's evaluation
     kind: str = "clip"
     schema: int = SCHEMA
@@ -85,6 +87,7 @@ class ClipFailure(JsonLine):
     clip: str
     renderer: str
     error: str
+    voice: str = "own"
     kind: str = "error"
     schema: int = SCHEMA
 
@@ -96,6 +99,7 @@ class Summary(JsonLine):
     renderer: str
     clips: int
     failed: int
+    voice: str = "own"
     medians: dict[str, float] = field(default_factory=dict)
     long_clips: int = 0
     medians_long: dict[str, float] = field(default_factory=dict)
@@ -112,8 +116,8 @@ def _medians(reports: list[ClipReport]) -> dict[str, float]:
     return out
 
 
-def summarise(renderer: str, reports: list[ClipReport], failed: int = 0) -> Summary:
+def summarise(renderer: str, reports: list[ClipReport], failed: int = 0, voice: str = "own") -> Summary:
     """The summary record of a run."""
     long = [r for r in reports if not r.short_clip]
-    return Summary(renderer=renderer, clips=len(reports), failed=failed, medians=_medians(reports),
+    return Summary(renderer=renderer, clips=len(reports), failed=failed, voice=voice, medians=_medians(reports),
                    long_clips=len(long), medians_long=_medians(long))

@@ -6,6 +6,10 @@ those two files), landmarks on every output frame, then the figures (`metrics`, 
 against the true second half, and against the baseline: the template's own frames ping-ponged to
 the target's length, exactly what the `none` backend shows, measured on the decoded source
 without any re-encoding.
+
+With voice "other" (QUALITY.md, "Another voice") the renderer gets the target audio resynthesised
+in a voice of the other sex (`voice.other_voice`), written next to the target WAV; the true frames
+and the loudness figures still come from the clip's own target audio.
 """
 from __future__ import annotations
 
@@ -14,22 +18,22 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import EngineError
-from ..media_audio import load_audio
+from ..media_audio import load_audio, write_wav
 from ..media_probe import probe
 from ..media_read import iter_frames
 from ..pingpong import pingpong_index
 from . import loudness, metrics
 from ..faces.canonical import to_canonical_series
-from .clips import ClipCut, iter_clip_frames, plan_cut, split_clip
-from .errors import UnusableClipError
+from .clips import ClipCut, ClipSplit, iter_clip_frames, plan_cut, split_clip
+from .errors import EvaluationError, UnusableClipError
 from .renderers import RendererFactory
-from .report import ClipFailure, ClipReport, Summary, summarise
+from .report import VOICES, ClipFailure, ClipReport, Summary, summarise
 from .sheet import SheetBlock, crops_at, sheet_indices
 from .tracking import cached_track_video, track_video
 
@@ -68,6 +72,29 @@ def _fit_length(points: np.ndarray, n: int) -> np.ndarray:
     return np.concatenate([points, pad])
 
 
+def check_voice(voice: str) -> str:
+    """`voice` if it is one of VOICES, else an EvaluationError."""
+    if voice not in VOICES:
+        raise EvaluationError(f"voice must be one of {', '.join(VOICES)}, got {voice!r}")
+    return voice
+
+
+def voiced_split(split: ClipSplit, voice: str) -> ClipSplit:
+    """The split the renderer sees: as it is for "own", with the target audio in another voice for "other"."""
+    if check_voice(voice) == "own":
+        return split
+    from .voice import other_voice
+
+    cut = split.cut
+    t = time.monotonic()
+    own = load_audio(split.target_audio, cut.audio_rate, mono=True)
+    other = other_voice(own, cut.audio_rate).astype(np.float32)
+    path = split.target_audio.with_name(f"{split.target_audio.stem}.other-voice.wav")
+    write_wav(path, np.repeat(other[None, :], cut.channels, axis=0), cut.audio_rate)
+    log.info("%s: target audio resynthesised in another voice in %.1f s", cut.source.name, time.monotonic() - t)
+    return replace(split, target_audio=path)
+
+
 def score(cut: ClipCut, clip_name: str, renderer: str, true_pts: np.ndarray, out_pts: np.ndarray,
           template_pts: np.ndarray, audio: np.ndarray, audio_rate: int) -> ClipReport:
     """The figures of one clip from its landmark series (image pixels, NaN where no face) and target audio."""
@@ -97,9 +124,13 @@ def score(cut: ClipCut, clip_name: str, renderer: str, true_pts: np.ndarray, out
 
 def evaluate_clip(clip: str | os.PathLike[str], make_renderer: RendererFactory, workdir: str | os.PathLike[str],
                   workers: int = 1, landmark_cache: str | os.PathLike[str] | None = None,
-                  sheet: bool = False) -> ClipEvaluation:
-    """Run the protocol on one clip; intermediate files (template, target audio, output) go to workdir."""
+                  sheet: bool = False, voice: str = "own") -> ClipEvaluation:
+    """Run the protocol on one clip; intermediate files (template, target audio, output) go to workdir.
+
+    voice "other" renders the target audio resynthesised in another voice (see the module doc).
+    """
     started = time.monotonic()
+    check_voice(voice)
     clip = Path(clip)
     info = probe(clip, "video")
     src_pts = cached_track_video(clip, info.fps, landmark_cache, workers)
@@ -110,21 +141,25 @@ def evaluate_clip(clip: str | os.PathLike[str], make_renderer: RendererFactory, 
         raise UnusableClipError(f"'{clip.name}': no face found in the second half; use a clip of a person talking "
                                 "to camera")
     split = split_clip(clip, workdir, cut)
-    renderer = make_renderer(split)
-    out = Path(workdir) / f"{clip.stem}.{renderer.name}.mp4"
+    seen = voiced_split(split, voice)
+    renderer = make_renderer(seen)
+    suffix = "" if voice == "own" else f".{voice}-voice"
+    out = Path(workdir) / f"{clip.stem}.{renderer.name}{suffix}.mp4"
     t = time.monotonic()
-    renderer(split.template, split.target_audio, out)
+    renderer(seen.template, seen.target_audio, out)
     log.info("%s: rendered with %s in %.1f s", clip.name, renderer.name, time.monotonic() - t)
     out_pts = track_video(out, cut.fps, workers=workers)
     if len(out_pts) != m:
         log.warning("%s: the output has %d frames, the target %d; comparing the first %d", clip.name,
                     len(out_pts), m, min(len(out_pts), m))
-    audio = load_audio(split.target_audio, loudness.ANALYSIS_RATE, mono=True)
+    audio = load_audio(split.target_audio, loudness.ANALYSIS_RATE, mono=True)  # always the clip's own voice
     report = score(cut, clip.name, renderer.name, true_pts, out_pts, template_pts, audio, loudness.ANALYSIS_RATE)
+    report.voice = voice
     block = None
     if sheet:
         idx = sheet_indices(m)
-        title = (f"{clip.name}  [{renderer.name}]  target frames 0..{m - 1} = clip frames {k}..{n - 1}"
+        shown = renderer.name if voice == "own" else f"{renderer.name}, {voice} voice"
+        title = (f"{clip.name}  [{shown}]  target frames 0..{m - 1} = clip frames {k}..{n - 1}"
                  f" ({cut.target_s:.1f} s{', SHORT' if cut.short else ''})  "
                  f"ap_r {report.aperture_r:.2f}  lmd {report.mouth_lmd:.3f}")
         block = SheetBlock(title=title, indices=idx,
@@ -137,18 +172,20 @@ def evaluate_clip(clip: str | os.PathLike[str], make_renderer: RendererFactory, 
 def evaluate_clips(clips: Sequence[str | os.PathLike[str]], make_renderer: RendererFactory, renderer_name: str,
                    workdir: str | os.PathLike[str] | None = None, workers: int = 1,
                    landmark_cache: str | os.PathLike[str] | None = None, sheet: bool = False,
-                   on_record: Callable[[ClipReport | ClipFailure], None] | None = None) -> RunResult:
+                   on_record: Callable[[ClipReport | ClipFailure], None] | None = None,
+                   voice: str = "own") -> RunResult:
     """Evaluate every clip (a failing clip is recorded and skipped) and summarise the medians."""
+    check_voice(voice)
     result = RunResult()
     with tempfile.TemporaryDirectory(prefix="lipspool-eval-") as tmp:
         base = Path(workdir) if workdir else Path(tmp)
         for clip in clips:
             record: ClipReport | ClipFailure
             try:
-                ev = evaluate_clip(clip, make_renderer, base / Path(clip).stem, workers, landmark_cache, sheet)
+                ev = evaluate_clip(clip, make_renderer, base / Path(clip).stem, workers, landmark_cache, sheet, voice)
             except EngineError as exc:
                 log.error("%s: %s", Path(clip).name, exc)
-                record = ClipFailure(clip=Path(clip).name, renderer=renderer_name, error=str(exc))
+                record = ClipFailure(clip=Path(clip).name, renderer=renderer_name, error=str(exc), voice=voice)
                 result.failures.append(record)
             else:
                 record = ev.report
@@ -157,5 +194,5 @@ def evaluate_clips(clips: Sequence[str | os.PathLike[str]], make_renderer: Rende
                     result.blocks.append(ev.block)
             if on_record is not None:
                 on_record(record)
-    result.summary = summarise(renderer_name, result.reports, failed=len(result.failures))
+    result.summary = summarise(renderer_name, result.reports, failed=len(result.failures), voice=voice)
     return result

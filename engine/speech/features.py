@@ -14,6 +14,7 @@ SPEECH_BAND_HZ = (100.0, 4000.0)
 SILENCE_BELOW_PEAK_DB = 35.0  # QUALITY.md's silence: this far under the loudest window
 BRIDGE_GAP_S = 0.150  # gaps shorter than this are inside speech (between-word dips)
 MIN_SPEECH_S = 0.060  # bursts shorter than this are clicks, not speech
+QUIET_DB = -60.0  # absolute floor (about -75 dBFS): digital silence and hiss are never speech
 
 
 def _frames(samples: np.ndarray, rate: int) -> tuple[np.ndarray, int]:
@@ -51,7 +52,7 @@ def voice_activity(db: np.ndarray) -> np.ndarray:
     if not db.size:
         return np.zeros(0, bool)
     peak = float(np.percentile(db, 99.5))
-    active = db > peak - SILENCE_BELOW_PEAK_DB
+    active = db > max(peak - SILENCE_BELOW_PEAK_DB, QUIET_DB)
     for a, b in _runs(~active):
         if a > 0 and b < len(active) and (b - a) * HOP_S < BRIDGE_GAP_S:
             active[a:b] = True

@@ -23,7 +23,7 @@ from .features import (ANALYSIS_RATE, HOP_S, at_frames, band_db, log_mel, power_
                        voice_activity)
 from .phones import recognise_phones
 from .ridge import fit_ridge, stack_context
-from .visemes import phone_curves
+from .visemes import phone_curves, phone_weights
 
 MIN_FIT_S = 6.0  # a presenter fit needs at least this much of the template's own speech
 CONTEXT = (6, 6)  # frames of context before and after, for the fitted maps
@@ -37,6 +37,7 @@ class Analysis:
         self.samples = np.asarray(samples, np.float64)
         self.duration_s = len(self.samples) / ANALYSIS_RATE
         self._spec = None
+        self._segments = None
         self._phones = None
 
     @property
@@ -59,12 +60,21 @@ class Analysis:
         level = float(np.percentile(db, 90)) if db.size else 0.0
         return np.clip((db - (level - 35.0)) / 35.0, 0.0, 1.2)
 
+    def segments(self) -> list:
+        """The recognised phones (computed once)."""
+        if self._segments is None:
+            self._segments = recognise_phones(self.samples)
+        return self._segments
+
     def phone_targets(self) -> np.ndarray:
         """(hops, 3) coarticulated phone targets."""
         if self._phones is None:
-            segs = recognise_phones(self.samples)
-            self._phones = phone_curves(segs, self.duration_s)
+            self._phones = phone_curves(self.segments(), self.duration_s)
         return self._phones
+
+    def phone_classes(self) -> np.ndarray:
+        """(hops, classes) coarticulated share of each phone class."""
+        return phone_weights(self.segments(), self.duration_s)
 
     def mel(self) -> np.ndarray:
         """(hops, 40) log-mel, each utterance mean-normalised (cepstral-mean style)."""

@@ -1,8 +1,9 @@
 """The `mouth-model` front end: a speaker-independent linear map from speech features to opening.
 
 Features per video frame (`frame_features`): the coarticulated phone targets (opening, width,
-rounding), loudness, their product, the voice-activity gate and 20 log-mel bands (mean-normalised
-per utterance), each with two frames of context either side. The map is a ridge regression
+rounding), loudness, their product, the voice-activity gate, 20 log-mel bands (mean-normalised
+per utterance) and each phone class's coarticulated share (so the fit learns how far every
+phone opens the mouth), each with two frames of context either side. The map is a ridge regression
 fitted on the real talking clips of ../shared/media (`python -m engine train-mouth`), the opening
 of each clip standardised per speaker, so it learns how mouths follow speech in general rather
 than one presenter's voice. Its weights are a few hundred numbers kept in `mouth_model.json`.
@@ -22,7 +23,7 @@ from .features import at_frames
 from .ridge import fit_ridge, stack_context
 
 MODEL_SCHEMA = 1
-FEATURE_VERSION = 1
+FEATURE_VERSION = 2
 CONTEXT = 2  # frames either side
 MODEL_PATH = Path(__file__).with_name("mouth_model.json")
 
@@ -32,19 +33,21 @@ class MouthModelMissing(EngineError):
 
 
 def hop_features(a) -> np.ndarray:  # noqa: ANN001 - frontend.Analysis
-    """(hops, 26) per-hop features of an Analysis (see the module docstring)."""
+    """(hops, 26 + phone classes) per-hop features of an Analysis (see the module docstring)."""
     from .frontend import _gate
 
     p = a.phone_targets()
+    classes = a.phone_classes()
     loud = a.loudness()
     mel = a.mel()
     gate = _gate(a.activity())
-    h = min(len(p), len(loud), len(mel), len(gate))
-    return np.column_stack([p[:h], loud[:h], p[:h, 0] * loud[:h], gate[:h], mel[:h, ::2] / 5.0])
+    h = min(len(p), len(classes), len(loud), len(mel), len(gate))
+    return np.column_stack([p[:h], loud[:h], p[:h, 0] * loud[:h], gate[:h], mel[:h, ::2] / 5.0,
+                            classes[:h] * gate[:h, None]])
 
 
 def frame_features(a, fps: float, n_frames: int) -> np.ndarray:  # noqa: ANN001
-    """(n_frames, 26 * (2 * CONTEXT + 1)) model inputs at video frame rate."""
+    """(n_frames, features * (2 * CONTEXT + 1)) model inputs at video frame rate."""
     return stack_context(at_frames(hop_features(a), fps, n_frames), CONTEXT, CONTEXT)
 
 

@@ -15,7 +15,9 @@ import numpy as np
 from .phones import PhoneSegment
 
 HOP_S = 0.010
-FALLOFF_S = 0.045  # beyond half a phone's length, its pull halves every ~30 ms
+FALLOFF_S = 0.045  # a vowel's pull beyond half its length halves every ~30 ms
+CONSONANT_FALLOFF_S = 0.025  # a consonant's pull fades faster: strong at its centre, brief
+VOWELS = frozenset({"AA", "AE", "AH", "AO", "AW", "AY", "EH", "ER", "EY", "IH", "IY", "OW", "OY", "UH", "UW"})
 
 # phone: (opening 0..1, width -1..1, rounding 0..1, dominance)
 PHONE_TARGETS: dict[str, tuple[float, float, float, float]] = {
@@ -24,7 +26,7 @@ PHONE_TARGETS: dict[str, tuple[float, float, float, float]] = {
     "EH": (0.60, 0.40, 0.0, 0.9), "ER": (0.35, -0.30, 0.5, 0.8), "EY": (0.50, 0.50, 0.0, 0.9),
     "IH": (0.40, 0.50, 0.0, 0.8), "IY": (0.30, 0.70, 0.0, 0.9), "OW": (0.60, -0.50, 0.8, 1.0),
     "OY": (0.65, -0.30, 0.6, 1.0), "UH": (0.35, -0.40, 0.6, 0.8), "UW": (0.25, -0.70, 1.0, 1.0),
-    "B": (0.00, 0.00, 0.0, 2.0), "P": (0.00, 0.00, 0.0, 2.0), "M": (0.00, 0.00, 0.0, 2.0),
+    "B": (0.00, 0.00, 0.0, 5.0), "P": (0.00, 0.00, 0.0, 5.0), "M": (0.00, 0.00, 0.0, 5.0),
     "F": (0.10, 0.20, 0.0, 1.5), "V": (0.10, 0.20, 0.0, 1.5),
     "TH": (0.25, 0.20, 0.0, 0.7), "DH": (0.25, 0.20, 0.0, 0.5),
     "S": (0.15, 0.40, 0.0, 0.8), "Z": (0.15, 0.40, 0.0, 0.7),
@@ -44,26 +46,40 @@ def phone_target(phone: str) -> tuple[float, float, float, float]:
     return PHONE_TARGETS.get(phone.upper(), NOISE_TARGET)
 
 
+PHONE_CLASSES = tuple(sorted(PHONE_TARGETS)) + ("NOISE",)
+
+
+def _pulls(segments: Sequence[PhoneSegment], hops: int):  # noqa: ANN202 - yields (i, lo, hi, weights)
+    """For each phone: the hop window it reaches and its dominance weight over that window."""
+    t = (np.arange(hops) + 0.5) * HOP_S
+    for i, s in enumerate(segments):
+        centre, half = s.centre_s, max(0.5 * (s.end_s - s.start_s), HOP_S)
+        fall = FALLOFF_S if s.phone.upper() in VOWELS else CONSONANT_FALLOFF_S
+        reach = half + 6 * fall
+        lo, hi = max(0, int((centre - reach) / HOP_S)), min(hops, int((centre + reach) / HOP_S) + 1)
+        if lo < hi:
+            d = np.maximum(np.abs(t[lo:hi] - centre) - half, 0.0)
+            yield i, lo, hi, phone_target(s.phone)[3] * np.exp(-d / fall)
+
+
 def phone_curves(segments: Sequence[PhoneSegment], duration_s: float) -> np.ndarray:
     """(hops, 3) coarticulated opening, width, rounding on a 10 ms hop covering duration_s."""
     hops = max(1, int(np.ceil(duration_s / HOP_S)))
-    t = (np.arange(hops) + 0.5) * HOP_S
-    if not segments:
-        return np.zeros((hops, 3))
-    targets = np.array([phone_target(s.phone) for s in segments])
-    centres = np.array([s.centre_s for s in segments])
-    halves = np.array([max(0.5 * (s.end_s - s.start_s), HOP_S) for s in segments])
     out = np.zeros((hops, 3))
     weight_sum = np.zeros(hops)
-    # each phone only pulls within a few hundred ms: loop over phones, touch a window each
-    reach = halves + 6 * FALLOFF_S
-    for i in range(len(segments)):
-        lo = max(0, int((centres[i] - reach[i]) / HOP_S))
-        hi = min(hops, int((centres[i] + reach[i]) / HOP_S) + 1)
-        if lo >= hi:
-            continue
-        d = np.maximum(np.abs(t[lo:hi] - centres[i]) - halves[i], 0.0)
-        w = targets[i, 3] * np.exp(-d / FALLOFF_S)
-        out[lo:hi] += w[:, None] * targets[i, None, :3]
+    targets = [phone_target(s.phone) for s in segments]
+    for i, lo, hi, w in _pulls(segments, hops):
+        out[lo:hi] += w[:, None] * np.asarray(targets[i][:3])[None, :]
         weight_sum[lo:hi] += w
     return out / np.maximum(weight_sum, 1e-9)[:, None]
+
+
+def phone_weights(segments: Sequence[PhoneSegment], duration_s: float) -> np.ndarray:
+    """(hops, len(PHONE_CLASSES)): each phone class's share of the mouth at each hop (rows sum to 1
+    where any phone reaches), the same dominance blend as phone_curves, one column per phone."""
+    hops = max(1, int(np.ceil(duration_s / HOP_S)))
+    out = np.zeros((hops, len(PHONE_CLASSES)))
+    index = {p: j for j, p in enumerate(PHONE_CLASSES)}
+    for i, lo, hi, w in _pulls(segments, hops):
+        out[lo:hi, index.get(segments[i].phone.upper(), len(PHONE_CLASSES) - 1)] += w
+    return out / np.maximum(out.sum(axis=1, keepdims=True), 1e-9)

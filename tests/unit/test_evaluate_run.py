@@ -13,13 +13,15 @@ pytest.importorskip("face_recognition_models")
 from engine.faces.canonical import to_canonical_series  # noqa: E402
 from engine.cli import main  # noqa: E402
 from engine.evaluate.clips import ClipSplit  # noqa: E402
+from engine.evaluate.errors import EvaluationError  # noqa: E402
 from engine.evaluate.metrics import pearson, smoothed_opening  # noqa: E402
 from engine.evaluate.oracle import oracle_renderer  # noqa: E402
 from engine.evaluate.renderers import BackendRenderer, Renderer  # noqa: E402
-from engine.evaluate.report import ClipReport  # noqa: E402
+from engine.evaluate.report import SCHEMA, ClipReport  # noqa: E402
 from engine.evaluate.run import RunResult, evaluate_clips  # noqa: E402
 from engine.evaluate.synthetic import SyntheticClip, make_talking_clip  # noqa: E402
 from engine.evaluate.tracking import cached_track_video, track_frames  # noqa: E402
+from engine.media_audio import load_audio  # noqa: E402
 from engine.media_probe import audio_duration  # noqa: E402
 from engine.media_read import iter_frames  # noqa: E402
 from engine.testmedia import make_test_video  # noqa: E402
@@ -111,6 +113,63 @@ def test_none_backend_scores_the_baseline(oracle: RunResult, baseline: RunResult
     assert n.loudness_r == pytest.approx(o.loudness_r)
 
 
+@pytest.fixture(scope="module")
+def other_spy() -> SpyNone:
+    return SpyNone()
+
+
+@pytest.fixture(scope="module")
+def other_voice_run(talking: SyntheticClip, cache: Path, other_spy: SpyNone,
+                    tmp_path_factory: pytest.TempPathFactory) -> RunResult:
+    return evaluate_clips([talking.path], other_spy, "none", workdir=tmp_path_factory.mktemp("w"),
+                          landmark_cache=cache, voice="other")
+
+
+def test_other_voice_renders_resynthesised_audio_against_the_same_truth(
+        other_voice_run: RunResult, other_spy: SpyNone, baseline: RunResult) -> None:
+    r, own = one(other_voice_run), one(baseline)
+    assert r.voice == "other" and own.voice == "own"
+    assert other_voice_run.summary is not None and other_voice_run.summary.voice == "other"
+    assert json.loads(r.to_json())["voice"] == "other"
+    assert len(other_spy.seen) == 1
+    split, template, audio = other_spy.seen[0]
+    assert audio == split.target_audio and template == split.template
+    original = template.with_name("astronaut.target.wav")
+    assert audio != original and audio.parent == original.parent
+    heard, truth = load_audio(audio, 16000), load_audio(original, 16000)
+    assert heard.shape == truth.shape
+    assert not np.allclose(heard, truth, atol=0.02)
+    assert np.corrcoef(np.abs(heard), np.abs(truth))[0, 1] > 0.3  # same timing, another voice
+    assert (r.frames, r.out_frames, r.template_frames) == (own.frames, own.out_frames, own.template_frames)
+    figures = (r.aperture_r, r.mouth_lmd, r.loudness_r, r.silence_ratio, r.baseline_r)
+    assert all(np.isfinite(v) for v in figures)
+    assert r.loudness_r == pytest.approx(own.loudness_r)  # measured on the clip's own target audio
+    assert r.mouth_lmd == pytest.approx(own.mouth_lmd, abs=0.004)  # `none` ignores the audio
+
+
+def test_evaluate_refuses_an_unknown_voice(talking: SyntheticClip, cache: Path) -> None:
+    with pytest.raises(EvaluationError, match="voice must be one of own, other"):
+        evaluate_clips([talking.path], SpyNone(), "none", landmark_cache=cache, voice="robot")
+
+
+def test_cli_passes_the_voice_on(talking: SyntheticClip, monkeypatch: pytest.MonkeyPatch,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    import engine.evaluate.run as run_module
+
+    got: dict[str, object] = {}
+
+    def fake(clips: list[str], factory: object, name: str, **kwargs: object) -> RunResult:
+        got.update(kwargs)
+        return RunResult()
+
+    monkeypatch.setattr(run_module, "evaluate_clips", fake)
+    assert main(["evaluate", str(talking.path), "--voice", "other"]) == 1  # no reports from the fake
+    assert got["voice"] == "other"
+    with pytest.raises(SystemExit):
+        main(["evaluate", str(talking.path), "--voice", "robot"])
+    assert "invalid choice" in capsys.readouterr().err
+
+
 def test_renderer_sees_only_the_template_and_the_target_audio(baseline: RunResult, spy: SpyNone) -> None:
     r = one(baseline)
     assert len(spy.seen) == 1
@@ -141,7 +200,8 @@ def test_cli_writes_json_lines_sheet_and_reports_a_faceless_clip(
     assert code == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [d["kind"] for d in lines] == ["clip", "error", "summary"]
-    assert lines[0]["aperture_r"] > 0.95 and lines[0]["schema"] == 1
+    assert lines[0]["aperture_r"] > 0.95 and lines[0]["schema"] == SCHEMA == 2
+    assert all(d["voice"] == "own" for d in lines)
     assert "no face" in lines[1]["error"]
     assert lines[2]["clips"] == 1 and lines[2]["failed"] == 1
     assert [json.loads(x) for x in json_out.read_text().splitlines()] == lines

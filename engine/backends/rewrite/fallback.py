@@ -18,7 +18,7 @@ MAX_WIDEN = 0.04  # corner movement at full width change, each side
 DROP = {66: 1.0, 65: 0.95, 67: 0.95, 57: 0.95, 56: 0.85, 58: 0.85, 55: 0.6, 59: 0.6,
         8: 0.55, 7: 0.45, 9: 0.45, 6: 0.3, 10: 0.3, 5: 0.12, 11: 0.12}
 LIFT = {62: 0.08, 61: 0.05, 63: 0.05}
-INNER = list(range(60, 68))
+LOWER_INNER = [65, 66, 67]  # right to left along the lower inner lip
 
 
 def _axes(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
@@ -44,17 +44,25 @@ def fallback_points(points: np.ndarray, open_rel: float, width_rel: float) -> np
     return out.astype(np.float32)
 
 
-def paint_interior(crop: np.ndarray, inner: np.ndarray, offset: tuple[int, int]) -> np.ndarray:
-    """Darken the opening between the lips (polygon `inner`, frame coordinates) with soft edges."""
-    poly = np.asarray(inner, np.float32) - np.array(offset, np.float32)
+def opened_gap(points: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """The polygon the warp opened: between the lower inner lip where it was and where it went."""
+    before = [points[64]] + [points[i] for i in LOWER_INNER] + [points[60]]
+    after = [target[i] for i in reversed(LOWER_INNER)]
+    return np.array(before + after, np.float32)
+
+
+def paint_interior(crop: np.ndarray, gap: np.ndarray, offset: tuple[int, int]) -> np.ndarray:
+    """Darken the newly opened gap between the lips (polygon in frame coordinates), soft-edged."""
+    poly = np.asarray(gap, np.float32) - np.array(offset, np.float32)
     mask = np.zeros(crop.shape[:2], np.float32)
     cv2.fillPoly(mask, [np.round(poly * 16).astype(np.int32)], 1.0, lineType=cv2.LINE_AA, shift=4)
     if mask.sum() < 2:
         return crop
-    size = max(1.0, float(np.ptp(poly[:, 1])) / 6.0)
+    size = max(0.7, float(np.ptp(poly[:, 1])) / 10.0)
     mask = cv2.GaussianBlur(mask, (0, 0), size)[..., None]
-    lips = crop[mask[..., 0] > 0.05].reshape(-1, 3).astype(np.float32)
-    shade = (lips.mean(axis=0) if len(lips) else np.array([120.0, 60.0, 60.0])) * np.array([0.35, 0.18, 0.18])
+    # a mouth interior is dark red-brown; scale it with the face's own brightness
+    brightness = float(crop.mean()) / 150.0
+    shade = np.array([72.0, 26.0, 30.0]) * np.clip(brightness, 0.4, 1.3)
     out = crop.astype(np.float32) * (1.0 - mask) + shade * mask
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
@@ -63,7 +71,7 @@ def _edit(crop: np.ndarray, roi: tuple[int, int, int, int], points: np.ndarray, 
     shift = np.array(roi[:2], np.float32)
     local = (0, 0, roi[2] - roi[0], roi[3] - roi[1])
     warped = _composite_crop(crop, local, target - shift, crop.copy(), np.asarray(points, np.float32) - shift, None)
-    return paint_interior(warped, target[INNER], roi[:2])
+    return paint_interior(warped, opened_gap(np.asarray(points, np.float32), target), roi[:2])
 
 
 def fallback_rgb(frame: np.ndarray, points: np.ndarray, open_rel: float, width_rel: float) -> np.ndarray:
