@@ -71,7 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--audio", required=True, help="speech: wav, mp3, m4a, aac, flac, ogg or a video")
     r.add_argument("--video", required=True, help="presenter: mp4, avi, mkv, mov, webm or an image")
     r.add_argument("--out", required=True, help="output .mp4 path (written exactly there)")
-    r.add_argument("--backend", default="none", help="lip-sync backend (see `backends`)")
+    r.add_argument("--backend", default=None, help="lip-sync backend (default rewrite; see `backends`)")
     r.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     r.add_argument("--crf", type=int, default=None, help="x264 quality, 18..28 (lower = better)")
     r.add_argument("--preset", default=None, help="x264 preset, e.g. veryfast, medium")
@@ -100,6 +100,9 @@ def _parser() -> argparse.ArgumentParser:
 
     add_compare_arguments(sub.add_parser("frontends", help="compare the audio front ends on real clips"))
     add_train_arguments(sub.add_parser("train-mouth", help="fit the speaker-independent mouth model"))
+    from .evaluate.pauses import add_arguments as add_pause_arguments
+
+    add_pause_arguments(sub.add_parser("pausetest", help="does the mouth close in pauses? (QUALITY.md, Pauses)"))
     return parser
 
 
@@ -179,13 +182,20 @@ def _train_mouth(args: argparse.Namespace) -> int:
     return run_train(args)
 
 
+def _pausetest(args: argparse.Namespace) -> int:
+    from .evaluate.pauses import run as run_pausetest
+
+    return run_pausetest(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit status (0 ok, 1 engine error, 2 usage, 130 interrupted)."""
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     handler = {"render": _render, "probe": _probe, "thumbnail": _thumbnail, "backends": _backends,
-               "bench": _bench, "evaluate": _evaluate, "frontends": _frontends, "train-mouth": _train_mouth}
+               "bench": _bench, "evaluate": _evaluate, "frontends": _frontends, "train-mouth": _train_mouth,
+               "pausetest": _pausetest}
     try:
         return handler[args.command](args)
     except EngineError as exc:

@@ -10,7 +10,7 @@ from typing import Any
 
 from .errors import InvalidOptions
 
-DEFAULT_BACKEND = "none"
+DEFAULT_BACKEND = "rewrite"
 DEVICES = ("cpu", "cuda")
 X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 

@@ -24,7 +24,7 @@ from .options import RenderOptions
 log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[str, float], None]
-STAGES = ("decode", "faces", "audio", "synthesis", "encode")
+STAGES = ("decode", "faces", "mouths", "audio", "synthesis", "encode")
 
 
 @dataclass

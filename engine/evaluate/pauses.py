@@ -22,6 +22,7 @@ import argparse
 import logging
 import os
 import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -58,8 +59,8 @@ class PauseReport(JsonLine):
     video: str = ""
     backend: str = ""
     speech: str = ""
-    pauses: list[dict[str, Any]] = field(default_factory=list)  # start_s, end_s, length_s, mean_opening,
-    # ratio, closed_by_ms (None: never closed inside it), reopens
+    # per pause: start_s, end_s, length_s, mean_opening, ratio, closed_by_ms (None: not closed in it), reopens
+    pauses: list[dict[str, Any]] = field(default_factory=list)
     pause_ratio: float = float("nan")  # mean opening inside the pauses / mean over speech frames
     speech_mean_opening: float = float("nan")
     pause_mean_opening: float = float("nan")
@@ -103,36 +104,66 @@ def _local_minima(db: np.ndarray, half: int) -> np.ndarray:
     return db <= windows.min(axis=1)
 
 
+def _speech_near(speech: np.ndarray, reach: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per hop: is there speech within `reach` hops before it, and within `reach` hops after it."""
+    counts = np.concatenate([[0], np.cumsum(speech)])
+    idx = np.arange(len(speech))
+    before = counts[idx] - counts[np.maximum(idx - reach, 0)] > 0
+    after = counts[np.minimum(idx + 1 + reach, len(speech))] - counts[idx + 1] > 0
+    return before, after
+
+
 def quiet_points(samples: np.ndarray, rate: int, count: int) -> list[int]:
     """Sample indices, in time order, of the `count` quietest points between words (see module doc)."""
+    if count <= 0:
+        return []
     x = np.asarray(samples, np.float64)
     hop = loudness.SILENCE_HOP_S
     hops = np.arange(0.0, len(x) / rate, hop)
-    if count <= 0:
-        return []
-    db = loudness.band_energy_db(x, rate, hops) if hops.size else np.zeros(0)
-    speech = db > (db.max() if db.size else 0.0) - loudness.SILENCE_DB
-    if not db.size or not speech.any() or np.abs(x).max() == 0:
-        raise EvaluationError("the speech recording is silent; give a recording of someone talking")
+    if not hops.size or not np.any(x):
+        raise EvaluationError("the speech recording is empty or silent; give a recording of someone talking")
+    db = loudness.band_energy_db(x, rate, hops)
+    speech = db > db.max() - loudness.SILENCE_DB
     first, last = np.flatnonzero(speech)[[0, -1]]
-    edge, ctx = round(EDGE_S / hop), round(CONTEXT_S / hop)
-    minima = _local_minima(db, round(LOCAL_S / hop))
-    before = np.array([speech[max(i - ctx, 0):i].any() for i in range(len(db))])
-    after = np.array([speech[i + 1:i + 1 + ctx].any() for i in range(len(db))])
-    inside = (np.arange(len(db)) >= first + edge) & (np.arange(len(db)) <= last - edge)
-    candidates = np.flatnonzero(minima & before & after & inside)
-    chosen: list[int] = []
-    gap = round(MIN_GAP_S / hop)
-    for i in candidates[np.argsort(db[candidates], kind="stable")]:
-        if all(abs(int(i) - j) >= gap for j in chosen):
-            chosen.append(int(i))
-            if len(chosen) == count:
-                break
-    if len(chosen) < count:
-        need = count * MIN_GAP_S + 2 * EDGE_S
-        raise EvaluationError(f"found only {len(chosen)} quiet points between words at least {MIN_GAP_S:g} s apart, "
-                              f"{count} needed; use a longer speech recording (at least {need:g} s of talking)")
-    return sorted(min(round(hops[i] * rate), len(x)) for i in chosen)
+    before, after = _speech_near(speech, round(CONTEXT_S / hop))
+    idx = np.arange(len(db))
+    inside = (idx >= first + round(EDGE_S / hop)) & (idx <= last - round(EDGE_S / hop))
+    candidates = np.flatnonzero(_local_minima(db, round(LOCAL_S / hop)) & before & after & inside)
+    chosen = _quietest_spread(candidates, db[candidates], count, round(MIN_GAP_S / hop))
+    if chosen is None:
+        need = (count - 1) * MIN_GAP_S + 2 * EDGE_S + 1.0
+        raise EvaluationError(f"found no {count} quiet points between words at least {MIN_GAP_S:g} s apart "
+                              f"({len(candidates)} quiet points in all); use a longer speech recording "
+                              f"(at least {need:g} s of talking)")
+    return [min(round(hops[i] * rate), len(x)) for i in chosen]
+
+
+def _quietest_spread(idx: np.ndarray, cost: np.ndarray, count: int, gap: int) -> list[int] | None:
+    """The `count` of the candidates `idx` (ascending) at least `gap` apart with the lowest summed cost,
+    in time order; None when no such set exists."""
+    m = len(idx)
+    if m < count:
+        return None
+    reach = np.searchsorted(idx, idx - gap, side="right")  # candidates [0, reach[i]) lie >= gap before i
+    best = np.asarray(cost, np.float64).copy()  # lowest sum of a chain of k candidates ending at i
+    links: list[np.ndarray] = []
+    for _ in range(count - 1):
+        run_min = np.minimum.accumulate(best)
+        run_arg = np.maximum.accumulate(np.where(best == run_min, np.arange(m), 0))
+        ok = reach > 0
+        new, link = np.full(m, np.inf), np.full(m, -1)
+        new[ok] = cost[ok] + run_min[reach[ok] - 1]
+        link[ok] = run_arg[reach[ok] - 1]
+        best = new
+        links.append(link)
+    if not np.isfinite(best).any():
+        return None
+    i = int(np.argmin(best))
+    chain = [i]
+    for link in reversed(links):
+        i = int(link[i])
+        chain.append(i)
+    return sorted(int(idx[k]) for k in chain)
 
 
 def insert_pauses(samples: np.ndarray, rate: int,
@@ -234,8 +265,6 @@ def run_pause_test(video: str | os.PathLike[str], speech: str | os.PathLike[str]
                    workers: int = 1, pauses_s: Sequence[float] = PAUSES_S) -> PauseReport:
     """Render `speech` with pauses cut in onto `video` (a backend name with options, or a Renderer),
     track the output and score its mouth in the pauses; files go to workdir (default: a temporary folder)."""
-    import time
-
     from ..faces.canonical import to_canonical_series
     from ..media_audio import load_audio, write_wav
     from ..media_probe import probe
@@ -247,25 +276,25 @@ def run_pause_test(video: str | os.PathLike[str], speech: str | os.PathLike[str]
     for path, what in ((video, "presenter video"), (speech, "speech recording")):
         if not path.is_file():
             raise EvaluationError(f"{what} not found: {path}")
-    render = BackendRenderer(renderer, dict(options or {})) if isinstance(renderer, str) else renderer
+    make = BackendRenderer(renderer, dict(options or {})) if isinstance(renderer, str) else renderer
     with tempfile.TemporaryDirectory(prefix="lipspool-pauses-") as tmp:
         folder = Path(workdir) if workdir else Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
         rate = _speech_rate(speech)
         paused, pauses = insert_pauses(load_audio(speech, rate, mono=True), rate, pauses_s)
         wav = write_wav(folder / f"{speech.stem}.paused.wav", paused[None, :], rate)
-        log.info("%s: pauses of %s s cut in at %s s", speech.name, ", ".join(f"{p:g}" for p in pauses_s),
-                 ", ".join(f"{s:.2f}" for s, _ in pauses))
+        log.info("%s: pauses of %s s cut in; they start at %s s of the paused speech", speech.name,
+                 ", ".join(f"{p:g}" for p in pauses_s), ", ".join(f"{s:.2f}" for s, _ in pauses))
         fps = probe(video, "video").fps
-        out = folder / f"{video.stem}.{render.name}.paused.mp4"
-        render(video, wav, out)
+        out = folder / f"{video.stem}.{make.name}.paused.mp4"
+        make(video, wav, out)
         points = track_video(out, fps, workers=workers)
     if not np.isfinite(points).all(axis=(1, 2)).any():
         raise UnusableClipError(f"no face found in the output for '{video.name}'; use a presenter video with a "
                                 "face to camera")
     opening = smoothed_opening(to_canonical_series(points))
     report = pause_figures(opening, fps, pauses, speech_frames(paused, rate, fps, len(opening), pauses))
-    return replace(report, video=video.name, backend=render.name, speech=speech.name,
+    return replace(report, video=video.name, backend=make.name, speech=speech.name,
                    seconds=time.monotonic() - started)
 
 

@@ -9,7 +9,9 @@ import pytest
 from PIL import Image
 
 import engine
-from engine import MediaError, RenderCancelled, RenderOptions, UnknownBackendError, render
+from engine import MediaError, RenderCancelled, RenderOptions, UnknownBackendError
+
+from media_render import render  # noqa: E402 - the helper beside this file
 from engine.media_audio import load_audio
 from engine.media_probe import audio_duration, probe
 from engine.media_read import iter_frames
@@ -135,7 +137,7 @@ def test_audio_formats(media, tmp_path, name, codec):
 
 def test_audio_from_a_video_file_and_part_name(media, tmp_path):
     out = tmp_path / "x.mp4.part"
-    res = render(media["video"], media["silent_video"], out, RenderOptions(device="cuda"))
+    res = render(media["video"], media["silent_video"], out, RenderOptions(backend="none", device="cuda"))
     assert out.exists() and streams(out)["vcodec"] == "h264"
     assert res.n_frames == round(audio_duration(media["video"]) * FPS)  # AAC pads to 1024 samples: ~0.83 s
 
