@@ -12,9 +12,12 @@ mean within 300 ms after the pause ends (it should: the speech goes on).
 A quiet point is a local minimum (within +-100 ms) of the 100-4000 Hz band energy on a 10 ms hop,
 with speech within 300 ms on both sides (a gap between words, not a long silence already there),
 at least 0.5 s inside the first and last sound and at least 1 s from the other chosen points;
-the quietest such points are taken. Each pause is cut in with a 5 ms fade on either side.
+of the sets of such points, the one with the lowest summed band energy (dB) is taken. Each
+pause is cut in with a 5 ms fade on either side.
 
-Frame k of the output is shown at k / fps; a frame is inside a pause when that time is.
+Frame k of the output is shown at k / fps; a frame is inside a pause when that time is. The
+opening is absolute, so a face whose shut lips still show a gap between the inner-lip points
+cannot reach 0 (the synthetic test face rests at about 0.6 of its speech mean).
 """
 from __future__ import annotations
 
