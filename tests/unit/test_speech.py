@@ -122,7 +122,7 @@ def test_targets_are_rank_mapped_to_the_presenters_own_openings() -> None:
     library = np.column_stack([np.linspace(0.0, 0.2, 101), np.full(101, 0.5)])
     rel = np.array([0.0, 0.5, 0.1, 0.9, 0.0])
     t = target_shapes(rel, np.zeros(5), library)
-    assert t[0, 0] == t[4, 0] == pytest.approx(np.percentile(library[:, 0], 3))
+    assert t[0, 0] == t[4, 0] == pytest.approx(np.percentile(library[:, 0], 0.5))
     assert t[2, 0] < t[1, 0] < t[3, 0] <= np.percentile(library[:, 0], 97) + 1e-9
 
 

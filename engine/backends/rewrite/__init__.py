@@ -27,7 +27,7 @@ from ..base import Backend, ProgressFn, RenderContext
 from ..none import NoneBackend
 from .fallback import fallback_frame, fallback_rgb
 from .library import MouthLibrary, cached_library
-from .plan import FramePlan, adjust_opening, library_has_variety, mouth_polygons, plan_frames, warp_points
+from .plan import SHUT_GAP, FramePlan, adjust_opening, library_has_variety, mouth_polygons, plan_frames, warp_points
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,8 @@ class _Job:
         target = warp_points(dst, src_pts)
         if self.adjust:
             current = float(self.library.shapes[e, 0])
-            target = adjust_opening(target, float(self.plan.targets[k, 0]) - current, current)
+            wanted = min(SHUT_GAP, current) if self.plan.shut[k] else float(self.plan.targets[k, 0])
+            target = adjust_opening(target, wanted - current, current)
         return target, np.asarray(self.library.crops[e]), src_pts, mouth_polygons(dst, target)
 
     def _own_points(self, k: int) -> np.ndarray | None:

@@ -11,7 +11,7 @@ from ...faces import FaceTrack
 from ...pingpong import pingpong_index
 from ...speech import MouthCurves
 from .library import MouthLibrary
-from .select import SelectionWeights, select_sources, target_shapes
+from .select import CLOSED_BELOW, SelectionWeights, select_sources, target_shapes
 from .shape import OUTER_LIPS, head_pose
 
 log = logging.getLogger(__name__)
@@ -29,6 +29,7 @@ class FramePlan:
     dest: np.ndarray
     source: np.ndarray
     targets: np.ndarray  # (n, 2) wanted opening and width, canonical units
+    shut: np.ndarray  # (n,) bool: the mouth must be closed (a pause or a closure)
 
 
 def library_has_variety(lib: MouthLibrary) -> bool:
@@ -49,9 +50,10 @@ def plan_frames(track: FaceTrack, lib: MouthLibrary, curves: MouthCurves, n_fram
     for k in np.flatnonzero(has_face):
         poses[k] = head_pose(track.points[dest[k]])
     targets = target_shapes(curves.open[:n_frames], curves.width[:n_frames], lib.shapes)
-    source = select_sources(targets, poses, lib.shapes, lib.poses, lib.frames, weights)
+    closed = np.asarray(curves.open[:n_frames]) <= CLOSED_BELOW
+    source = select_sources(targets, poses, lib.shapes, lib.poses, lib.frames, weights, closed)
     source[~has_face] = -1
-    return FramePlan(dest=dest, source=source, targets=targets)
+    return FramePlan(dest=dest, source=source, targets=targets, shut=closed)
 
 
 def warp_points(dst_points: np.ndarray, src_points: np.ndarray) -> np.ndarray:
@@ -64,6 +66,7 @@ def warp_points(dst_points: np.ndarray, src_points: np.ndarray) -> np.ndarray:
 
 
 MAX_ADJUST = 0.05  # canonical units: the most a chosen mouth is opened or closed further by warping
+SHUT_GAP = 0.01  # canonical units: the inner-lip gap a shut mouth is warped to (lips together)
 LOWER_LIP_SHARE = {66: 1.0, 65: 0.9, 67: 0.9, 57: 0.9, 56: 0.75, 58: 0.75, 55: 0.4, 59: 0.4}
 
 

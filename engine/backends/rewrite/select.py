@@ -25,10 +25,12 @@ class SelectionWeights:
     hold: float = 0.4  # the same entry on consecutive frames
     jump: float = 0.7  # any entry other than the next template frame
     jump_shape: float = 0.5  # extra per unit of shape change at a jump
+    closed: float = 10.0  # opening error weight where the mouth must be shut (pauses, closures)
 
 
 CLOSED_BELOW = 0.02  # relative openings under this are a closed mouth
-QUANTILES = (0.03, 0.97)  # the library's openings used: its closed to its wide-open mouths
+QUANTILES = (0.03, 0.97)  # the library's openings used for speech: its nearly closed to its wide-open mouths
+SHUT_QUANTILE = 0.005  # a closed frame wants the library's most closed mouth
 
 
 def target_shapes(open_rel: np.ndarray, width_rel: np.ndarray, library_shapes: np.ndarray) -> np.ndarray:
@@ -36,12 +38,12 @@ def target_shapes(open_rel: np.ndarray, width_rel: np.ndarray, library_shapes: n
 
     Openings are mapped by rank: the output's open frames take the library's openings at the same
     quantile, so the presenter opens as far and as often as they really do, whatever the scale of
-    the prediction; closed frames take the library's closed mouth.
+    the prediction; closed frames take the library's most closed mouth.
     """
     o, w = library_shapes[:, 0], library_shapes[:, 1]
     rel = np.asarray(open_rel, np.float64)
     lo, hi = QUANTILES
-    opening = np.full(len(rel), np.percentile(o, 100 * lo))
+    opening = np.full(len(rel), np.percentile(o, 100 * SHUT_QUANTILE))
     open_frames = np.flatnonzero(rel > CLOSED_BELOW)
     if len(open_frames):
         ranks = np.argsort(np.argsort(rel[open_frames], kind="stable"), kind="stable")
@@ -52,8 +54,13 @@ def target_shapes(open_rel: np.ndarray, width_rel: np.ndarray, library_shapes: n
 
 
 def select_sources(targets: np.ndarray, dest_poses: np.ndarray, shapes: np.ndarray, poses: np.ndarray,
-                   frames: np.ndarray, weights: SelectionWeights | None = None) -> np.ndarray:
-    """Library entry per output frame, minimising shape, pose and transition costs over the sequence."""
+                   frames: np.ndarray, weights: SelectionWeights | None = None,
+                   closed: np.ndarray | None = None) -> np.ndarray:
+    """Library entry per output frame, minimising shape, pose and transition costs over the sequence.
+
+    `closed` marks output frames whose mouth must be shut: there any opening beyond the target
+    costs `weights.closed` times more, and the head pose matters less, so pauses really close.
+    """
     wts = weights or SelectionWeights()
     n, m = len(targets), len(shapes)
     if m == 0 or n == 0:
@@ -65,10 +72,15 @@ def select_sources(targets: np.ndarray, dest_poses: np.ndarray, shapes: np.ndarr
     t = targets / scale
     cand = np.zeros((n, k), np.int64)
     unary = np.zeros((n, k))
+    shut = np.zeros(n, bool) if closed is None else np.asarray(closed, bool)
     for f in range(n):
-        d = (s[:, 0] - t[f, 0]) ** 2 + wts.width * (s[:, 1] - t[f, 1]) ** 2
+        if shut[f]:
+            d = wts.closed * np.maximum(s[:, 0] - t[f, 0], 0.0) ** 2 + wts.width * (s[:, 1] - t[f, 1]) ** 2
+        else:
+            d = (s[:, 0] - t[f, 0]) ** 2 + wts.width * (s[:, 1] - t[f, 1]) ** 2
         if np.isfinite(dest_poses[f]).all():
-            d = d + wts.pose * (((poses - dest_poses[f]) / pose_scale) ** 2).sum(axis=1) / 3.0
+            pose_weight = wts.pose * (0.25 if shut[f] else 1.0)
+            d = d + pose_weight * (((poses - dest_poses[f]) / pose_scale) ** 2).sum(axis=1) / 3.0
         best = np.argpartition(d, k - 1)[:k] if k < m else np.arange(m)
         cand[f], unary[f] = best, d[best]
     total = unary[0].copy()
