@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..errors import EngineError
 from ..options import RenderOptions
-from .report import VOICES
+from .report import VOICES, LineSink
 
 log = logging.getLogger(__name__)
 
@@ -69,15 +69,7 @@ def run(args: argparse.Namespace) -> int:
     missing = [c for c in args.clips if not Path(c).is_file()]
     if missing:
         raise EngineError(f"clip not found: {', '.join(missing)}")
-    json_file = open(args.json_out, "w", encoding="utf-8") if args.json_out else None  # noqa: SIM115
-
-    def emit(line: str) -> None:
-        print(line, flush=True)
-        if json_file is not None:
-            json_file.write(line + "\n")
-            json_file.flush()
-
-    try:
+    with LineSink(args.json_out) as emit:
         with tempfile.TemporaryDirectory(prefix="lipspool-evalcache-") as tmp_cache:
             cache_dir = args.cache_dir or tmp_cache
             if args.backend == ORACLE_NAME:
@@ -99,8 +91,5 @@ def run(args: argparse.Namespace) -> int:
         if args.sheet:
             path = draw_sheet(result.blocks, args.sheet)
             log.info("contact sheet: %s", path)
-    finally:
-        if json_file is not None:
-            json_file.close()
     return 0 if result.reports else 1
 

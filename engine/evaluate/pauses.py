@@ -37,7 +37,7 @@ from ..errors import EngineError
 from . import loudness
 from .errors import EvaluationError, UnusableClipError
 from .renderers import BackendRenderer, Renderer
-from .report import JsonLine
+from .report import JsonLine, LineSink
 
 log = logging.getLogger(__name__)
 
@@ -341,17 +341,9 @@ def run(args: argparse.Namespace) -> int:
         raise EngineError(f"file not found: {', '.join(missing)}")
     get_backend(args.backend)  # fail now, not once per video
     extra = _extra_options(args.option)
-    json_file = open(args.json_out, "w", encoding="utf-8") if args.json_out else None  # noqa: SIM115
-
-    def emit(line: str) -> None:
-        print(line, flush=True)
-        if json_file is not None:
-            json_file.write(line + "\n")
-            json_file.flush()
-
     reports: list[PauseReport] = []
     failed = 0
-    try:
+    with LineSink(args.json_out) as emit:
         with tempfile.TemporaryDirectory(prefix="lipspool-pausecache-") as tmp_cache:
             options = {"device": args.device, "crf": args.crf, "cache_dir": str(args.cache_dir or tmp_cache),
                        **extra}
@@ -368,7 +360,4 @@ def run(args: argparse.Namespace) -> int:
                     reports.append(report)
                     emit(report.to_json())
         emit(summarise_pauses(args.backend, Path(args.speech).name, reports, failed).to_json())
-    finally:
-        if json_file is not None:
-            json_file.close()
     return 0 if reports else 1

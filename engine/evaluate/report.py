@@ -121,3 +121,25 @@ def summarise(renderer: str, reports: list[ClipReport], failed: int = 0, voice: 
     long = [r for r in reports if not r.short_clip]
     return Summary(renderer=renderer, clips=len(reports), failed=failed, voice=voice, medians=_medians(reports),
                    long_clips=len(long), medians_long=_medians(long))
+
+
+class LineSink:
+    """Prints JSON lines to stdout and, when given a path, also writes them to that file."""
+
+    def __init__(self, path: str | None = None) -> None:
+        self._file = open(path, "w", encoding="utf-8") if path else None  # noqa: SIM115
+
+    def __call__(self, line: str) -> None:
+        """Emit one line."""
+        print(line, flush=True)
+        if self._file is not None:
+            self._file.write(line + "\n")
+            self._file.flush()
+
+    def __enter__(self) -> "LineSink":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._file is not None:
+            self._file.close()
+

@@ -65,14 +65,39 @@ def front_end_option(ctx: RenderContext) -> str:
     return name
 
 
+def mouth_model_option(ctx: RenderContext):  # noqa: ANN201 - MouthModel | None
+    """The `mouth_model` render option: a model file to use instead of the shipped one (or None)."""
+    path = ctx.options.extra.get("mouth_model")
+    if not path:
+        return None
+    from ...speech.learned import MouthModel
+
+    return MouthModel.load(str(path))
+
+
+def flag_option(ctx: RenderContext, name: str, default: bool) -> bool:
+    """A yes/no render option given as a bool, 0/1 or true/false."""
+    value = ctx.options.extra.get(name, default)
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise InvalidOptions(f"{name} must be true or false, got {value!r}")
+
+
 class _Job:
     """Everything one render needs, prepared before the first frame."""
 
     def __init__(self, ctx: RenderContext, progress: ProgressFn) -> None:
+        front_end, model = front_end_option(ctx), mouth_model_option(ctx)  # bad options fail before any work
+        self.adjust = flag_option(ctx, "adjust_opening", True)
         cache = ctx.options.cache_dir or None
         self.track: FaceTrack = track_video(ctx.video, ctx.fps, progress=progress, cache_dir=cache)
         progress("mouths", 0.0)
-        self.curves = self._curves(ctx)
+        self.curves = self._curves(ctx, front_end, model)
         self.library: MouthLibrary | None = None
         self.plan: FramePlan | None = None
         if self.track.present.any():
@@ -85,19 +110,13 @@ class _Job:
                          "warp", ctx.video.name, len(lib))
         progress("mouths", 1.0)
         self.n_src = max(1, self.track.n_frames)
-        self.adjust = bool(ctx.options.extra.get("adjust_opening", True))
 
-    def _curves(self, ctx: RenderContext) -> MouthCurves:
+    def _curves(self, ctx: RenderContext, front_end: str, model) -> MouthCurves:  # noqa: ANN001
+        """The audio front end's mouth targets for every output frame."""
         samples = load_audio(ctx.audio, ANALYSIS_RATE, mono=True)
-        front_end = front_end_option(ctx)
         presenter = None
         if front_end.endswith("-fit") and ctx.video_info.has_audio:
             presenter = _presenter_sample(ctx, self.track)
-        model = None
-        if ctx.options.extra.get("mouth_model"):
-            from ...speech.learned import MouthModel
-
-            model = MouthModel.load(str(ctx.options.extra["mouth_model"]))
         return predict_mouth(samples, ctx.fps, ctx.n_frames, front_end, presenter, model=model)
 
     def _mouth(self, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]] | None:
@@ -121,25 +140,21 @@ class _Job:
 
     def compose_rgb(self, k: int, frame: np.ndarray) -> np.ndarray:
         """Output frame k from its RGB destination frame."""
-        if self.plan is None:
-            pts = self._own_points(k)
-            return frame if pts is None else fallback_rgb(frame, pts, self.curves.open[k], self.curves.width[k])
-        m = self._mouth(k)
-        if m is None:
-            return frame
-        target, src, src_pts, exclude = m
-        return composite_mouth(frame, target, src, src_pts, exclude=exclude)
+        return self._compose(k, frame, composite_mouth, fallback_rgb)
 
     def compose_yuv(self, k: int, frame):  # noqa: ANN001, ANN201 - av.VideoFrame in and out
-        """Output frame k from its decoded YUV destination frame."""
+        """Output frame k from its decoded YUV destination frame (only the lower face is converted)."""
+        return self._compose(k, frame, composite_mouth_frame, fallback_frame)
+
+    def _compose(self, k: int, frame, composite, fallback):  # noqa: ANN001, ANN202
         if self.plan is None:
             pts = self._own_points(k)
-            return frame if pts is None else fallback_frame(frame, pts, self.curves.open[k], self.curves.width[k])
+            return frame if pts is None else fallback(frame, pts, self.curves.open[k], self.curves.width[k])
         m = self._mouth(k)
         if m is None:
             return frame
         target, src, src_pts, exclude = m
-        return composite_mouth_frame(frame, target, src, src_pts, exclude=exclude)
+        return composite(frame, target, src, src_pts, exclude=exclude)
 
 
 def _presenter_sample(ctx: RenderContext, track: FaceTrack) -> PresenterSample:
