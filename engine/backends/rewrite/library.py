@@ -21,7 +21,7 @@ from .shape import canonical, head_pose, mouth_shape
 
 log = logging.getLogger(__name__)
 
-LIBRARY_VERSION = 1
+LIBRARY_VERSION = 2
 MAX_ENTRIES = 1500  # longer templates are sampled evenly: enough variety, bounded disk and memory
 CUT_GUARD = 1  # frames next to a shot change are left out
 
@@ -94,7 +94,8 @@ def build_library(video: str | os.PathLike[str], track: FaceTrack) -> MouthLibra
             x0, y0 = origins[e]
             crops[e] = frame[y0:y0 + h, x0:x0 + w]
     pts = track.points[idx].astype(np.float32) - origins[:, None, :].astype(np.float32)
-    shapes = np.array([mouth_shape(canonical(track.points[j])) for j in idx]).reshape(-1, 2)
+    # shapes from the per-frame fit (what a detector sees in that frame), poses from the smoothed track
+    shapes = np.array([mouth_shape(canonical(track.raw_points[j])) for j in idx]).reshape(-1, 2)
     poses = np.array([head_pose(track.points[j]) for j in idx]).reshape(-1, 3)
     log.info("mouth library: %d frames of %d, crops %dx%d", len(idx), track.n_frames, w, h)
     return MouthLibrary(frames=idx.astype(np.int64), points=pts, origins=origins.astype(np.int64),

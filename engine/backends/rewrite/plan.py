@@ -85,6 +85,15 @@ def adjust_opening(points: np.ndarray, delta: float, current: float) -> np.ndarr
     return out
 
 
+EXCLUDE_GROW = 0.35  # the lips' polygons are grown by this share of the mouth's size (lipstick bleeds)
+
+
 def mouth_polygons(*points: np.ndarray) -> list[np.ndarray]:
-    """The outer-lip polygons of the given landmark sets (left out of the colour match)."""
-    return [np.asarray(p, np.float32)[OUTER_LIPS] for p in points]
+    """The outer-lip polygons of the given landmark sets, grown round their centres: left out of
+    the colour match, so neither mouth's lip colour is smeared onto the skin around the other."""
+    out = []
+    for p in points:
+        lips = np.asarray(p, np.float32)[OUTER_LIPS]
+        centre = lips.mean(axis=0)
+        out.append(centre + (lips - centre) * (1.0 + EXCLUDE_GROW))
+    return out

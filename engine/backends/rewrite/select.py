@@ -25,7 +25,7 @@ class SelectionWeights:
     hold: float = 0.4  # the same entry on consecutive frames
     jump: float = 0.7  # any entry other than the next template frame
     jump_shape: float = 0.5  # extra per unit of shape change at a jump
-    closed: float = 10.0  # opening error weight where the mouth must be shut (pauses, closures)
+    closed: float = 30.0  # opening error weight where the mouth must be shut (pauses, closures)
 
 
 CLOSED_BELOW = 0.02  # relative openings under this are a closed mouth
@@ -79,7 +79,7 @@ def select_sources(targets: np.ndarray, dest_poses: np.ndarray, shapes: np.ndarr
         else:
             d = (s[:, 0] - t[f, 0]) ** 2 + wts.width * (s[:, 1] - t[f, 1]) ** 2
         if np.isfinite(dest_poses[f]).all():
-            pose_weight = wts.pose * (0.25 if shut[f] else 1.0)
+            pose_weight = wts.pose
             d = d + pose_weight * (((poses - dest_poses[f]) / pose_scale) ** 2).sum(axis=1) / 3.0
         best = np.argpartition(d, k - 1)[:k] if k < m else np.arange(m)
         cand[f], unary[f] = best, d[best]
