@@ -100,6 +100,10 @@ def _parser() -> argparse.ArgumentParser:
 
     add_compare_arguments(sub.add_parser("frontends", help="compare the audio front ends on real clips"))
     add_train_arguments(sub.add_parser("train-mouth", help="fit the speaker-independent mouth model"))
+    sh = sub.add_parser("speechsheet", help="contact sheet of rendered mouths against their own sound, round a pause")
+    sh.add_argument("videos", nargs="+", metavar="VIDEO", help="rendered videos (with their sound)")
+    sh.add_argument("--out", required=True, help="PNG to write")
+    sh.add_argument("--step", type=int, default=2, help="show every STEP-th frame (default 2)")
     from .evaluate.pauses import add_arguments as add_pause_arguments
 
     add_pause_arguments(sub.add_parser("pausetest", help="does the mouth close in pauses? (QUALITY.md, Pauses)"))
@@ -170,6 +174,18 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _speechsheet(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .evaluate.speechsheet import speech_sheet
+
+    missing = [v for v in args.videos if not Path(v).is_file()]
+    if missing:
+        raise EngineError(f"video not found: {', '.join(missing)}")
+    print(speech_sheet([(v, Path(v).name) for v in args.videos], args.out, max(1, args.step)))
+    return 0
+
+
 def _frontends(args: argparse.Namespace) -> int:
     from .evaluate.frontends_cli import run_compare
 
@@ -195,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     handler = {"render": _render, "probe": _probe, "thumbnail": _thumbnail, "backends": _backends,
                "bench": _bench, "evaluate": _evaluate, "frontends": _frontends, "train-mouth": _train_mouth,
-               "pausetest": _pausetest}
+               "pausetest": _pausetest, "speechsheet": _speechsheet}
     try:
         return handler[args.command](args)
     except EngineError as exc:

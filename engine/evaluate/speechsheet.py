@@ -29,10 +29,12 @@ def loudness_tile(level: float, silent: bool, size: tuple[int, int] = CROP_SIZE)
 
 
 def window_with_pause(silent: np.ndarray, span: int) -> int:
-    """The first frame of a `span`-frame window starting a little before the first pause (0 if none)."""
-    idx = np.flatnonzero(silent[3:]) + 3  # a pause at the very start says nothing
-    start = int(idx[0]) - span // 3 if len(idx) else 0
-    return int(np.clip(start, 0, max(0, len(silent) - span)))
+    """The first frame of a `span`-frame window starting a little before the first pause that
+    follows speech (0 if there is none): the mouth should close there and open again after."""
+    s = np.asarray(silent, bool)
+    starts = np.flatnonzero(s[1:] & ~s[:-1]) + 1  # speech -> silence
+    start = int(starts[0]) - span // 3 if len(starts) else 0
+    return int(np.clip(start, 0, max(0, len(s) - span)))
 
 
 def speech_block(video: str | os.PathLike[str], title: str, step: int = 2, columns: int = SHEET_COLUMNS,

@@ -223,3 +223,17 @@ def test_cli_refuses_missing_files_and_unknown_backends(speech: Path, tmp_path: 
     video.write_bytes(b"")
     assert main(["pausetest", str(video), "--speech", str(speech), "--backend", "no-such-backend"]) == 1
     assert "unknown backend" in capsys.readouterr().err
+
+
+def test_speech_sheet_window_starts_before_the_first_pause_after_speech(tmp_path) -> None:
+    from engine.evaluate.speechsheet import loudness_tile, speech_sheet, window_with_pause
+    from engine.evaluate.synthetic import make_talking_clip
+
+    silent = np.array([True] * 10 + [False] * 30 + [True] * 20 + [False] * 40)
+    assert window_with_pause(silent, 28) == 40 - 28 // 3  # the leading silence is not a pause
+    assert window_with_pause(np.zeros(50, bool), 28) == 0
+    speech_tile, quiet_tile = loudness_tile(1.0, False), loudness_tile(0.0, True)
+    assert (speech_tile != quiet_tile).any() and speech_tile.shape == quiet_tile.shape
+    clip = make_talking_clip(tmp_path / "talk.mp4", seconds=3.0)
+    png = speech_sheet([(clip.path, "synthetic")], tmp_path / "sheet.png")
+    assert png.stat().st_size > 1000
