@@ -11,7 +11,7 @@ import numpy as np
 SCHEMA = 2  # 2: records say which voice drove the render ("voice")
 VOICES = ("own", "other")  # the clip's own target audio, or it resynthesised in another voice
 SUMMARY_FIELDS = ("aperture_r", "lag", "aperture_r0", "mouth_lmd", "baseline_lmd", "baseline_r", "loudness_r",
-                  "silence_ratio", "silence_ratio_true")
+                  "silence_ratio", "silence_ratio_true", "psnr_outside", "jitter_ratio")
 
 
 def _clean(value: Any) -> Any:
@@ -74,6 +74,8 @@ class ClipReport(JsonLine):
     faces_true: float  # share of true frames with a face
     faces_template: float
     out_frames: int  # frames the output actually had
+    psnr_outside: float = float("nan")  # dB, output vs input outside the lower face grown 15 % (median)
+    jitter_ratio: float = float("nan")  # eye/nose motion of the output over the input's (1.0: none added)
     voice: str = "own"  # the voice of the audio the renderer got (VOICES)
     seconds: float = 0.0  # wall time of this clip's evaluation
     kind: str = "clip"

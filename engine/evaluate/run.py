@@ -28,7 +28,7 @@ from ..media_audio import load_audio, write_wav
 from ..media_probe import probe
 from ..media_read import iter_frames
 from ..pingpong import pingpong_index
-from . import loudness, metrics
+from . import loudness, metrics, picture
 from ..faces.canonical import to_canonical_series
 from .clips import ClipCut, ClipSplit, iter_clip_frames, plan_cut, split_clip
 from .errors import EvaluationError, UnusableClipError
@@ -155,6 +155,9 @@ def evaluate_clip(clip: str | os.PathLike[str], make_renderer: RendererFactory, 
     audio = load_audio(split.target_audio, loudness.ANALYSIS_RATE, mono=True)  # always the clip's own voice
     report = score(cut, clip.name, renderer.name, true_pts, out_pts, template_pts, audio, loudness.ANALYSIS_RATE)
     report.voice = voice
+    forward = min(m, k, len(out_pts))
+    report.psnr_outside = picture.psnr_outside_lower_face(out, seen.template, cut.fps, template_pts, forward)
+    report.jitter_ratio = picture.jitter_ratio(out_pts[:forward], template_pts[:forward])
     block = None
     if sheet:
         idx = sheet_indices(m)

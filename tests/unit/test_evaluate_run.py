@@ -111,6 +111,28 @@ def test_none_backend_scores_the_baseline(oracle: RunResult, baseline: RunResult
     assert n.aperture_r == pytest.approx(n.baseline_r, abs=0.15)
     assert n.baseline_lmd == pytest.approx(o.baseline_lmd) and n.baseline_r == pytest.approx(o.baseline_r)
     assert n.loudness_r == pytest.approx(o.loudness_r)
+    assert n.psnr_outside >= 40.0 and n.jitter_ratio == pytest.approx(1.0, abs=0.25)
+
+
+def test_picture_figures_see_changes_outside_the_lower_face_and_added_shake(talking: SyntheticClip,
+                                                                           tmp_path: Path) -> None:
+    from engine.evaluate import picture
+    from engine.faces import detect_faces
+    from engine.faces.testclips import write_clip
+    from engine.media_read import iter_frames
+
+    frames = list(iter_frames(talking.path))[:20]
+    pts = np.stack([detect_faces(frames[0])[0].points.astype(np.float32)] * 20)
+    same = write_clip(tmp_path / "same.mp4", frames, fps=talking.fps)
+    bright = write_clip(tmp_path / "bright.mp4", [np.clip(f.astype(int) + 40, 0, 255).astype(np.uint8)
+                                                  for f in frames], fps=talking.fps)
+    assert picture.psnr_outside_lower_face(same, same, talking.fps, pts, 20) >= 60
+    assert picture.psnr_outside_lower_face(bright, same, talking.fps, pts, 20) < 25
+    rng = np.random.default_rng(0)
+    steady = pts + np.linspace(0, 10, 20)[:, None, None]  # a smooth pan
+    shaken = steady + rng.normal(0, 2.0, steady.shape).astype(np.float32)
+    assert picture.jitter_ratio(steady, steady) == pytest.approx(1.0)
+    assert picture.jitter_ratio(shaken, steady) > 1.5
 
 
 @pytest.fixture(scope="module")
