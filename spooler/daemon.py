@@ -204,7 +204,7 @@ class Daemon:
             item.video = video  # as resolved at claim time; progress of a resumed job is kept
         status.claimed_at = claimed_at
         status.name, status.audio = job.name, job.audio
-        status.backend = str(job.options.get("backend", "")) or status.backend
+        status.backend = _backend_name(job.options) or status.backend
         ref = WorkerRef(self.worker.worker_id, self.worker.host, self.worker.pid, time.time())
         writer = StatusWriter(self.layout, status, ref, path)
         runner = JobRunner(self.layout, job, writer, self.options.device, self.stop_event.is_set)
@@ -275,3 +275,14 @@ def detect_device(requested: str | None) -> str:
         return "cuda" if torch.cuda.is_available() else "cpu"
     except Exception:
         return "cpu"
+
+
+def _backend_name(options: dict) -> str:
+    """The backend a job's options select (the engine's default when they name none)."""
+    from engine.options import RenderOptions
+
+    try:
+        return RenderOptions.from_dict(options).backend
+    except Exception:  # noqa: BLE001 - bad options are reported when the job is checked
+        return str(options.get("backend", ""))
+

@@ -207,7 +207,8 @@ def test_hand_dropped_job_with_relative_paths(root, layout, media, daemons) -> N
     daemons()
     tmp = layout.spool / "by-hand.json.tmp"
     tmp.write_text(json.dumps({"schema": 1, "name": "手工任务", "audio": "../../media/speech.wav",
-                               "videos": ["../../media/anna.mp4"]}, ensure_ascii=False))
+                               "videos": ["../../media/anna.mp4"], "options": {"backend": "none"}},
+                              ensure_ascii=False))
     tmp.rename(layout.spool_dir("new") / "monday.json")
     s = wait_for(lambda: finished(layout, "monday"), timeout=60, what="the hand-dropped job")
     assert s.state == JobState.DONE and s.name == "手工任务"
@@ -229,7 +230,7 @@ def test_cli_submit_status_list_and_copy(root, layout, media, daemons, tmp_path)
     assert bad.returncode == 1 and "bad options: preset must be one of" in bad.stderr
 
     ok = run_cli(root, "submit", "--copy", "--name", "lecture", "--audio", str(outside_audio),
-                 "--video", str(outside_video), str(outside_video))
+                 "--video", str(outside_video), str(outside_video), "--backend", "none")
     assert ok.returncode == 0, ok.stderr
     job_id = ok.stdout.strip().splitlines()[-1]
     inputs = sorted(p.name for p in (root / "results" / job_id / "inputs").iterdir())
@@ -270,3 +271,21 @@ def test_a_frozen_owner_loses_its_job_to_another_daemon_and_lets_go(root, layout
     assert (layout.spool_dir("done") / f"{job_id}.json").exists()
     assert d1.proc.poll() is None and d2.proc.poll() is None, "both daemons keep serving"
     assert not list((root / "results" / job_id).glob(".*.part"))
+
+
+def test_default_backend_lip_syncs_a_face_and_fails_a_faceless_item(root, layout, media, daemons) -> None:
+    """A job with no options uses `rewrite`: the presenter renders, a video without a face fails
+    with a reason naming the file, and the job ends done-with-failures with the output kept."""
+    from engine.evaluate.synthetic import make_talking_clip
+
+    faceless = copy_into(root, media["tiny"], "nobody.mp4")
+    presenter = make_talking_clip(root / "media" / "presenter.mp4", seconds=2.0).path
+    audio = copy_into(root, media["audio_short"])
+    daemons()
+    job = protocol.make_job(str(audio), [str(presenter), str(faceless)])  # no options: the default backend
+    protocol.submit(layout, job)
+    s = wait_for(lambda: finished(layout, job.id), timeout=120, what="the job")
+    assert s.state == JobState.DONE_WITH_FAILURES and s.backend == "rewrite"
+    assert s.items[0].state == "done" and Path(s.items[0].output).is_file()
+    assert s.items[1].state == "failed" and "no face found in nobody.mp4" in s.items[1].error
+
