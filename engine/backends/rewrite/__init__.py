@@ -21,6 +21,7 @@ from ...faces import FaceTrack, track_video
 from ...media_audio import load_audio
 from ...media_read import Frame
 from ...pingpong import pingpong_index
+from ...prefetch import prefetch
 from ...speech import DEFAULT_FRONT_END, FRONT_ENDS, MouthCurves, PresenterSample, predict_mouth
 from ...speech.features import ANALYSIS_RATE
 from ..base import Backend, ProgressFn, RenderContext
@@ -30,6 +31,7 @@ from .library import MouthLibrary, cached_library
 from .plan import SHUT_GAP, FramePlan, adjust_opening, library_has_variety, mouth_polygons, plan_frames, warp_points
 
 log = logging.getLogger(__name__)
+COMPOSE_AHEAD = 4  # frames composited ahead of the encoder
 
 
 class RewriteBackend(Backend):
@@ -48,13 +50,20 @@ class RewriteBackend(Backend):
             yield job.compose_rgb(k, frame)
 
     def video_frames(self, ctx: RenderContext, progress: ProgressFn) -> Iterator[Frame]:
-        """The same on decoded YUV frames: only each lower face is converted and rewritten."""
+        """The same on decoded YUV frames: only each lower face is converted and rewritten.
+
+        Compositing runs in its own thread, a few frames ahead of the encoder (OpenCV and most
+        of NumPy release the GIL), so the two overlap on a multi-core CPU.
+        """
         job = _Job(ctx, progress)
-        for k, frame in enumerate(NoneBackend().video_frames(ctx, progress)):
-            if isinstance(frame, np.ndarray):
-                yield job.compose_rgb(k, frame)
-            else:
-                yield job.compose_yuv(k, frame)
+        yield from prefetch(_composed(job, NoneBackend().video_frames(ctx, progress)), depth=COMPOSE_AHEAD,
+                            name="composite")
+
+
+def _composed(job: _Job, frames: Iterator[Frame]) -> Iterator[Frame]:
+    """Each destination frame with its mouth composited (RGB arrays or YUV frames alike)."""
+    for k, frame in enumerate(frames):
+        yield job.compose_rgb(k, frame) if isinstance(frame, np.ndarray) else job.compose_yuv(k, frame)
 
 
 def front_end_option(ctx: RenderContext) -> str:
