@@ -17,21 +17,22 @@ MIN_SPEECH_S = 0.060  # bursts shorter than this are clicks, not speech
 QUIET_DB = -60.0  # absolute floor (about -75 dBFS): digital silence and hiss are never speech
 
 
-def _frames(samples: np.ndarray, rate: int) -> tuple[np.ndarray, int]:
-    """Hann-windowed frames (hops, n) centred on k * HOP_S, zero-padded at both ends."""
+CHUNK_HOPS = 2000  # hops transformed at a time: memory stays flat for hour-long audio
+
+
+def power_spectrum(samples: np.ndarray, rate: int = ANALYSIS_RATE) -> tuple[np.ndarray, np.ndarray]:
+    """(power per hop and FFT bin, bin frequencies in Hz): Hann windows centred on k * HOP_S."""
     x = np.asarray(samples, np.float64)
     n = int(round(WINDOW_S * rate))
     hop = int(round(HOP_S * rate))
     hops = max(1, int(np.ceil(len(x) / hop)))
     padded = np.concatenate([np.zeros(n // 2), x, np.zeros(n)])
-    idx = np.arange(hops)[:, None] * hop + np.arange(n)[None, :]
-    return padded[idx] * np.hanning(n), n
-
-
-def power_spectrum(samples: np.ndarray, rate: int = ANALYSIS_RATE) -> tuple[np.ndarray, np.ndarray]:
-    """(power per hop and FFT bin, bin frequencies in Hz)."""
-    frames, n = _frames(samples, rate)
-    spec = np.abs(np.fft.rfft(frames, axis=1)) ** 2 / n
+    window = np.hanning(n)
+    spec = np.empty((hops, n // 2 + 1))
+    for a in range(0, hops, CHUNK_HOPS):
+        b = min(hops, a + CHUNK_HOPS)
+        idx = np.arange(a, b)[:, None] * hop + np.arange(n)[None, :]
+        spec[a:b] = np.abs(np.fft.rfft(padded[idx] * window, axis=1)) ** 2 / n
     return spec, np.fft.rfftfreq(n, 1.0 / rate)
 
 
