@@ -1,36 +1,35 @@
-"""LipSpool dashboard (placeholder until the dashboard issue): queue overview from the spool.
+"""LipSpool dashboard: single and batch lip-sync, live progress, history with export, logs.
 
-Run with `streamlit run dashboard.py -- --root-path DIR`. It reads the spool only through
-spooler.protocol and never imports the engine.
+Run with `streamlit run dashboard.py -- [--root-path DIR]` (scripts/start.sh does). It reaches the
+daemon only through the spool (spooler.protocol) and never imports the engine's heavy parts; the
+logic lives in `webui/` so it can be tested without a browser. Nothing is kept in the page that
+is not on disk: a refresh or a restart loses nothing that was submitted.
 """
 from __future__ import annotations
 
 import argparse
+import hmac
+import os
 import sys
+import time
+from pathlib import Path
 
 import streamlit as st
 
 from spooler import protocol
-from spooler.config import layout_for
+from spooler.config import Layout, layout_for
+from spooler.records import FINISHED_STATES, JobState, JobStatus
+from webui import export, history, jobs
+from webui.i18n import LANGUAGE_NAMES, LANGUAGES, preferred_language, text
+from webui.jobs import Upload
 
-TEXT = {
-    "zh": {
-        "title": "LipSpool 批量口型同步",
-        "no_worker": "后台工作进程未运行 — 请用 `python -m spooler run` 启动",
-        "workers": "工作进程",
-        "jobs": "任务",
-        "empty": "还没有任务。用 `python -m spooler submit --audio A --video V` 提交。",
-        "soon": "单个处理、批量处理、历史记录和日志页面即将推出。",
-    },
-    "en": {
-        "title": "LipSpool batch lip-sync",
-        "no_worker": "The worker is not running — start it with `python -m spooler run`",
-        "workers": "Workers",
-        "jobs": "Jobs",
-        "empty": "No jobs yet. Submit one with `python -m spooler submit --audio A --video V`.",
-        "soon": "Single mode, batch mode, history and logs pages are coming.",
-    },
-}
+PASSWORD_ENV = "LIPSPOOL_PASSWORD"
+REFRESH_S = 1.0
+STALE_WORKER_S = 30.0
+LOG_LINES = 200
+FALLBACK_BACKENDS = ("rewrite", "none")
+AUDIO_TYPES = ["wav", "mp3", "m4a", "aac", "flac", "ogg", "opus"]
+VIDEO_TYPES = ["mp4", "mov", "avi", "mkv", "webm", "m4v", "png", "jpg", "jpeg"]
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -40,34 +39,284 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_known_args(argv)[0]
 
 
-def main() -> None:
-    """Draw the page."""
-    st.set_page_config(page_title="LipSpool", layout="wide")
-    layout = layout_for(parse_args(sys.argv[1:]).root_path)
-    lang = st.sidebar.radio("语言 / Language", ["zh", "en"], format_func=lambda c: {"zh": "中文", "en": "English"}[c])
-    t = TEXT[lang]
-    st.title(t["title"])
-    st.caption(t["soon"])
+def expected_password() -> str:
+    """The shared LAN password: $LIPSPOOL_PASSWORD, else `password` in secrets.toml, else none."""
+    if os.environ.get(PASSWORD_ENV):
+        return os.environ[PASSWORD_ENV]
+    try:
+        return str(st.secrets.get("password", "") or "")
+    except Exception:  # noqa: BLE001 - no secrets.toml at all
+        return ""
 
-    @st.fragment(run_every=2)
+
+def password_gate(lang: str) -> bool:
+    """True when no password is set or this session entered it (compared in constant time)."""
+    wanted = expected_password()
+    if not wanted or st.session_state.get("authed"):
+        return True
+    with st.form("login"):
+        given = st.text_input(text(lang, "password"), type="password")
+        if st.form_submit_button(text(lang, "login")):
+            if hmac.compare_digest(given.encode("utf-8"), wanted.encode("utf-8")):
+                st.session_state["authed"] = True
+                st.rerun()
+            st.error(text(lang, "wrong_password"))
+    return False
+
+
+def usable_backends(layout: Layout) -> list[str]:
+    """Backends the running workers say they can run (the default first); a fixed list when none runs."""
+    names: list[str] = []
+    for w in protocol.list_workers(layout, stale_after_s=STALE_WORKER_S):
+        if w.alive and w.info is not None:
+            names += [b for b in getattr(w.info, "backends", []) if b not in names]
+    names = names or list(FALLBACK_BACKENDS)
+    return sorted(names, key=lambda b: (b != "rewrite", b))
+
+
+def options_form(layout: Layout, lang: str, key: str) -> dict:
+    """Backend and output quality, with one-line help each."""
+    with st.expander(text(lang, "options")):
+        backend = st.selectbox(text(lang, "backend"), usable_backends(layout), key=f"{key}-backend",
+                               help=text(lang, "backend_help"))
+        crf = st.slider(text(lang, "quality"), 14, 30, 20, key=f"{key}-crf", help=text(lang, "quality_help"))
+    return {"backend": backend, "crf": int(crf)}
+
+
+def worker_banner(layout: Layout, lang: str) -> None:
+    """A warning when no daemon heartbeat is fresh."""
+    alive = [w for w in protocol.list_workers(layout, stale_after_s=STALE_WORKER_S) if w.alive]
+    if not alive:
+        st.warning(text(lang, "no_worker"))
+
+
+def submit_page(layout: Layout, lang: str, batch: bool) -> None:
+    """Single mode (one video) or batch mode (many videos): upload, check, submit."""
+    key = "batch" if batch else "single"
+    nonce = st.session_state.setdefault(f"{key}-nonce", 0)  # a new uploader (cleared) after each submit
+    audio = st.file_uploader(text(lang, "audio"), type=AUDIO_TYPES, key=f"{key}-audio-{nonce}")
+    if batch:
+        videos = st.file_uploader(text(lang, "videos"), type=VIDEO_TYPES, accept_multiple_files=True,
+                                  key=f"{key}-videos-{nonce}") or []
+        removed = st.session_state.setdefault(f"{key}-removed-{nonce}", set())
+        kept = [v for v in videos if v.file_id not in removed]
+        if kept:
+            st.caption(f"{text(lang, 'queued_videos')}: {len(kept)}")
+            for v in kept:
+                left, right = st.columns([6, 1])
+                left.write(f"{v.name} ({v.size / 1e6:.1f} MB)")
+                if right.button(text(lang, "remove"), key=f"rm-{v.file_id}"):
+                    removed.add(v.file_id)
+                    st.rerun()
+        videos = kept
+    else:
+        one = st.file_uploader(text(lang, "video"), type=VIDEO_TYPES, key=f"{key}-video-{nonce}")
+        videos = [one] if one is not None else []
+    name = st.text_input(text(lang, "job_name"), key=f"{key}-name-{nonce}")
+    options = options_form(layout, lang, key)
+    if st.button(text(lang, "generate_all" if batch else "generate"), type="primary", key=f"{key}-go"):
+        if audio is None:
+            st.error(text(lang, "need_audio"))
+            return
+        if not videos:
+            st.error(text(lang, "need_video"))
+            return
+        result = jobs.submit_uploads(layout, Upload(audio.name, audio), [Upload(v.name, v) for v in videos],
+                                     options, name)
+        for fname, reason in result.problems:
+            st.error(text(lang, "bad_file", name=fname, reason=reason))
+        if result.job_id:
+            st.session_state[f"{key}-nonce"] = nonce + 1
+            st.session_state[f"{key}-last"] = result.job_id
+            st.success(text(lang, "submitted", job=result.job_id, n=result.videos))
+    last = st.session_state.get(f"{key}-last")
+    if last:
+        job_progress(layout, lang, last, key=f"{key}-progress")
+
+
+def _eta(seconds: float | None) -> str:
+    if not seconds:
+        return ""
+    return time.strftime("%H:%M:%S" if seconds >= 3600 else "%M:%S", time.gmtime(seconds))
+
+
+def job_card(layout: Layout, lang: str, status: JobStatus, position: int | None, key: str) -> None:
+    """One job: overall bar, N / M, the current item, per-item bars, failures, cancel, results."""
+    title = status.name or status.job_id
+    st.markdown(f"**{title}** · `{status.job_id}` · {status.state.value}")
+    finished = status.done + status.failed
+    label = f"{finished} / {status.total}"
+    if status.state == JobState.QUEUED and position:
+        label += " · " + text(lang, "queue_pos", pos=position)
+    if status.current_item:
+        label += f" · {text(lang, 'current')}: {status.current_item}"
+    if status.eta_s:
+        label += " · " + text(lang, "eta", eta=_eta(status.eta_s))
+    st.progress(min(1.0, max(0.0, status.progress)), text=label)
+    for item in status.items:
+        if item.state.value == "running":
+            st.progress(min(1.0, item.progress), text=f"{item.name}: {item.stage} {item.progress:.0%}")
+        elif item.state.value == "failed":
+            st.error(f"{item.name}: {item.error}")
+        elif item.state.value == "done" and item.output and Path(item.output).is_file():
+            st.caption(f"✓ {item.name}")
+    if status.state not in FINISHED_STATES:
+        if st.button(text(lang, "cancel"), key=f"cancel-{key}-{status.job_id}"):
+            jobs.cancel(layout, status.job_id)
+            st.info(text(lang, "cancel_sent", job=status.job_id))
+
+
+def job_progress(layout: Layout, lang: str, job_id: str, key: str) -> None:
+    """Live progress of one job, refreshing by itself; the result plays when done."""
+
+    @st.fragment(run_every=REFRESH_S)
     def live() -> None:
-        alive = [w for w in protocol.list_workers(layout, stale_after_s=30.0) if w.alive]
-        if not alive:
-            st.warning(t["no_worker"])
-        else:
-            st.caption(f"{t['workers']}: " + ", ".join(f"{w.info.worker_id} ({w.info.state})" for w in alive))
-        rows = [
-            {"id": s.job_id, "name": s.name, "state": s.state.value, "done": f"{s.done}/{s.total}",
-             "failed": s.failed, "progress": s.progress, "current": s.current_item, "created": s.created}
-            for s in protocol.iter_statuses(layout)
-        ]
-        st.subheader(t["jobs"])
-        if rows:
-            st.dataframe(rows, hide_index=True, column_config={"progress": st.column_config.ProgressColumn()})
-        else:
-            st.info(t["empty"])
+        status = protocol.read_status(layout, job_id)
+        if status is None:
+            return
+        job_card(layout, lang, status, None, key)
+        if status.state in FINISHED_STATES:
+            for item in status.items:
+                if item.output and Path(item.output).is_file():
+                    st.video(item.output)
 
     live()
+
+
+def jobs_page(layout: Layout, lang: str) -> None:
+    """Every running and queued job, refreshing by itself."""
+
+    @st.fragment(run_every=REFRESH_S)
+    def live() -> None:
+        statuses = [s for s in protocol.iter_statuses(layout) if s.state not in FINISHED_STATES]
+        statuses.sort(key=lambda s: (s.state != JobState.RUNNING, s.created))
+        if not statuses:
+            st.info(text(lang, "no_jobs"))
+        queued = [s.job_id for s in statuses if s.state == JobState.QUEUED]
+        for s in statuses:
+            position = queued.index(s.job_id) + 1 if s.job_id in queued else None
+            with st.container(border=True):
+                job_card(layout, lang, s, position, "jobs")
+
+    live()
+
+
+def history_page(layout: Layout, lang: str) -> None:
+    """Every item ever run: filter, page, play, download one, ZIP many, delete a job."""
+    import pandas as pd
+
+    rows = history.history(layout)
+    states = sorted({r.state for r in rows})
+    left, right = st.columns(2)
+    picked = left.multiselect(text(lang, "filter_state"), states, key="hist-states")
+    query = right.text_input(text(lang, "filter_text"), key="hist-query")
+    shown = history.filter_rows(rows, picked, query)
+    if not shown:
+        st.info(text(lang, "no_results"))
+        return
+    pages = history.page_of(shown, 1)[1]
+    page = st.number_input(f"{text(lang, 'page')} (1–{pages})", 1, pages, 1, key="hist-page")
+    rows_page, _ = history.page_of(shown, int(page))
+    frame = pd.DataFrame([{
+        text(lang, "thumbnail"): history.thumbnail_uri(r.thumbnail),
+        text(lang, "name"): r.job_name or r.job_id, text(lang, "presenter"): r.presenter,
+        text(lang, "audio"): r.audio, text(lang, "duration"): round(r.duration_s, 1),
+        text(lang, "state"): r.state, text(lang, "created"): r.created[:19].replace("T", " "),
+    } for r in rows_page])
+    st.dataframe(frame, hide_index=True, use_container_width=True,
+                 column_config={text(lang, "thumbnail"): st.column_config.ImageColumn()})
+    playable = [r for r in rows_page if r.output]
+    if playable:
+        labels = [f"{r.job_name or r.job_id} · {r.presenter}" for r in playable]
+        choice = st.selectbox(text(lang, "result"), range(len(playable)), format_func=lambda i: labels[i],
+                              key="hist-pick")
+        row = playable[choice]
+        st.video(row.output)
+        with open(row.output, "rb") as fh:
+            st.download_button(text(lang, "download"), fh, file_name=Path(row.output).name, mime="video/mp4",
+                               key="hist-dl")
+    job_ids = list(dict.fromkeys(r.job_id for r in shown))
+    job_id = st.selectbox(text(lang, "select_job"), job_ids, key="hist-job")
+    job_rows = [r for r in rows if r.job_id == job_id and r.output]
+    cols = st.columns(2)
+    if job_rows and cols[0].button(text(lang, "zip"), key="hist-zip"):
+        folder = export.export_folder(layout.root)
+        export.prune(folder)
+        dest = export.write_zip([(Path(r.output), Path(r.output).name) for r in job_rows], folder / f"{job_id}.zip")
+        st.session_state["hist-zip-path"] = str(dest)
+    zipped = st.session_state.get("hist-zip-path")
+    if zipped and Path(zipped).is_file() and Path(zipped).stem == job_id:
+        with open(zipped, "rb") as fh:
+            st.download_button(f"{text(lang, 'zip_ready')} {Path(zipped).name}", fh, file_name=Path(zipped).name,
+                               mime="application/zip", key="hist-zip-dl")
+    status = protocol.read_status(layout, job_id)
+    if status is not None and status.state in FINISHED_STATES:
+        confirm = cols[1].checkbox(text(lang, "confirm_delete"), key=f"hist-confirm-{job_id}")
+        if cols[1].button(text(lang, "delete"), disabled=not confirm, key="hist-delete"):
+            jobs.delete(layout, job_id)
+            st.success(text(lang, "deleted", job=job_id))
+            st.rerun()
+
+
+def logs_page(layout: Layout, lang: str) -> None:
+    """The tail of the daemon's log, refreshing by itself."""
+    st.caption(f"{text(lang, 'log_path')} `{layout.log_file}` (`tail -F {layout.log_file}`)")
+
+    @st.fragment(run_every=2.0)
+    def live() -> None:
+        st.code(tail(layout.log_file, LOG_LINES) or "(empty)", language=None)
+
+    live()
+
+
+def tail(path: Path, lines: int) -> str:
+    """The last `lines` lines of a text file (reads at most 256 kB from its end)."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            size = fh.tell()
+            fh.seek(max(0, size - 256 * 1024))
+            data = fh.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(data.splitlines()[-lines:])
+
+
+def choose_language() -> str:
+    """The sidebar language switch; the browser's preference (Chinese unless it asks for English) first."""
+    if "lang" not in st.session_state:
+        header = ""
+        try:
+            header = st.context.headers.get("Accept-Language", "") or ""
+        except Exception:  # noqa: BLE001 - no request context (tests)
+            header = ""
+        st.session_state["lang"] = preferred_language(header)
+    return st.sidebar.radio("语言 / Language", LANGUAGES, key="lang", format_func=LANGUAGE_NAMES.get)
+
+
+PAGES = ("page_single", "page_batch", "page_jobs", "page_history", "page_logs")
+
+
+def main() -> None:
+    """Draw the app."""
+    st.set_page_config(page_title="LipSpool", layout="wide")
+    layout = layout_for(parse_args(sys.argv[1:]).root_path)
+    lang = choose_language()
+    st.title(text(lang, "title"))
+    if not password_gate(lang):
+        return
+    page = st.sidebar.radio(" ", PAGES, key="page", format_func=lambda p: text(lang, p), label_visibility="collapsed")
+    worker_banner(layout, lang)
+    if page == "page_single":
+        submit_page(layout, lang, batch=False)
+    elif page == "page_batch":
+        submit_page(layout, lang, batch=True)
+    elif page == "page_jobs":
+        jobs_page(layout, lang)
+    elif page == "page_history":
+        history_page(layout, lang)
+    else:
+        logs_page(layout, lang)
 
 
 main()

@@ -49,7 +49,8 @@ class Daemon:
     def __init__(self, layout: Layout, options: DaemonOptions | None = None) -> None:
         self.layout = layout.ensure()
         self.options = options or DaemonOptions()
-        self.worker = WorkerInfo(worker_id=new_worker_id(), device=self.options.device, version=_version())
+        self.worker = WorkerInfo(worker_id=new_worker_id(), device=self.options.device, version=_version(),
+                                 backends=_usable_backends())
         self.stop_event = threading.Event()
         self.wake = threading.Event()
         self._writer: StatusWriter | None = None
@@ -285,4 +286,15 @@ def _backend_name(options: dict) -> str:
         return RenderOptions.from_dict(options).backend
     except Exception:  # noqa: BLE001 - bad options are reported when the job is checked
         return str(options.get("backend", ""))
+
+
+def _usable_backends() -> list[str]:
+    """The backends this machine can run (published in the heartbeat for the dashboard)."""
+    try:
+        from engine import available_backends
+
+        return list(available_backends())
+    except Exception as exc:  # noqa: BLE001 - the daemon runs without this list
+        log.warning("could not list the engine's backends: %s", exc)
+        return []
 

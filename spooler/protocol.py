@@ -333,6 +333,30 @@ def clear_cancel(layout: Layout, job_id: str) -> None:
         pass
 
 
+def delete_job(layout: Layout, job_id: str) -> None:
+    """Forget a finished job: its job file (and rejection reason), status and cancel marker.
+
+    Refuses a job that is queued or running (cancel it first); its results folder is the
+    caller's to remove. Raises JobNotFound when nothing of the job is left.
+    """
+    path = find_job_file(layout, job_id)
+    if path is not None and folder_of(path) in ("new", "active"):
+        raise InvalidJob(f"job {job_id} is {'queued' if folder_of(path) == 'new' else 'running'}; cancel it first")
+    found = False
+    for target in (path, path.with_name(path.name + ".reason.txt") if path else None, status_path(layout, job_id),
+                   layout.spool_dir("cancel") / job_id):
+        if target is None:
+            continue
+        try:
+            target.unlink()
+            found = True
+        except FileNotFoundError:
+            pass
+    if not found:
+        raise JobNotFound(f"no job {job_id} in {layout.spool}")
+    log.info("deleted job %s", job_id)
+
+
 # --- status files -------------------------------------------------------------------------
 
 

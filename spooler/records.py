@@ -187,6 +187,7 @@ class WorkerInfo:
     state: str = "idle"  # idle, busy, stopping, stopped
     current_job: str = ""
     version: str = ""
+    backends: list[str] = field(default_factory=list)  # the lip-sync backends usable on its machine
     schema: int = WORKER_SCHEMA
 
     def to_dict(self) -> dict[str, Any]:

@@ -1,0 +1,205 @@
+"""The dashboard's logic (webui/) with real files, and its pages through Streamlit's AppTest:
+upload names, checks and submission, history with paging, ZIP export, deletion, languages,
+the password gate, live job cards with cancel, and the log view."""
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from spooler import protocol
+from spooler.config import layout_for
+from spooler.records import ItemState, JobState
+from webui import export, history, jobs
+from webui.i18n import TEXT, preferred_language, text
+from webui.jobs import Upload
+from webui.uploads import safe_name, unique_path
+
+from engine.testmedia import make_corrupt_file, make_test_audio, make_test_video
+
+DASHBOARD = str(Path(__file__).resolve().parents[2] / "dashboard.py")
+
+
+@pytest.fixture()
+def layout(tmp_path, monkeypatch):
+    monkeypatch.setenv("LIPSPOOL_ROOT", str(tmp_path / "root"))
+    monkeypatch.delenv("LIPSPOOL_PASSWORD", raising=False)
+    return layout_for(tmp_path / "root")
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory):
+    d = tmp_path_factory.mktemp("media")
+    return {"audio": make_test_audio(d / "speech.wav", seconds=1.0),
+            "video": make_test_video(d / "anna.mp4", seconds=0.5),
+            "corrupt": make_corrupt_file(d / "broken.mp4")}
+
+
+def _upload(path: Path, name: str | None = None) -> Upload:
+    return Upload(name or path.name, io.BytesIO(path.read_bytes()))
+
+
+@pytest.mark.parametrize(("given", "expected"), [
+    ("../../etc/passwd", "passwd"),
+    ("C:\\Users\\x\\讲师 一.MP4", "讲师 一.mp4"),
+    ("a\x00b\x1f.mp4", "ab.mp4"),
+    ("  .hidden.mov", "hidden.mov"),
+    ('what?<>|".wav', "what_____.wav"),
+    ("", "file"),
+])
+def test_upload_names_are_made_safe(given: str, expected: str) -> None:
+    assert safe_name(given) == expected
+
+
+def test_unique_path_never_overwrites(tmp_path) -> None:
+    (tmp_path / "a.mp4").write_bytes(b"x")
+    (tmp_path / "a-2.mp4").write_bytes(b"x")
+    assert unique_path(tmp_path, "a.mp4").name == "a-3.mp4"
+
+
+def test_submit_copies_checks_and_queues_the_usable_videos(layout, media) -> None:
+    result = jobs.submit_uploads(layout, _upload(media["audio"]),
+                                 [_upload(media["video"]), _upload(media["video"]), _upload(media["corrupt"])],
+                                 {"backend": "none", "crf": 23}, name="周一课程")
+    assert result.job_id and result.videos == 2
+    assert [n for n, _ in result.problems] == ["broken.mp4"] and "broken.mp4" in result.problems[0][1]
+    job = protocol.load_job(protocol.find_job_file(layout, result.job_id))
+    inputs = layout.results / result.job_id / "inputs"
+    assert Path(job.audio) == inputs / "speech.wav"
+    assert [Path(v).name for v in job.videos] == ["anna.mp4", "anna-2.mp4"]
+    assert all(Path(v).read_bytes() == media["video"].read_bytes() for v in job.videos)
+    assert not (inputs / "broken.mp4").exists()
+    assert job.name == "周一课程" and job.options == {"backend": "none", "crf": 23}
+    assert protocol.read_status(layout, result.job_id).state == JobState.QUEUED
+
+
+def test_a_bad_audio_submits_nothing(layout, media) -> None:
+    result = jobs.submit_uploads(layout, _upload(media["corrupt"], "speech.wav"), [_upload(media["video"])])
+    assert not result.job_id and result.problems and result.problems[0][0] == "speech.wav"
+    assert list(layout.results.iterdir()) == [] and protocol.queued_files(layout) == []
+
+
+def _finished_job(layout, tmp_path, n_items: int, name: str = "", created: str | None = None) -> str:
+    """A job that 'ran': outputs and thumbnails on disk, its status done, its file in done/."""
+    job = protocol.make_job(str(tmp_path / "a.wav"), [f"v{i}.mp4" for i in range(n_items)], name=name)
+    if created:
+        job.created = created
+    protocol.submit(layout, job)
+    path = protocol.claim(protocol.find_job_file(layout, job.id), layout, "w1")
+    status = protocol.read_status(layout, job.id)
+    out = layout.results / job.id
+    out.mkdir(parents=True, exist_ok=True)
+    for item in status.items:
+        video = out / f"{item.index + 1:02d}_{Path(item.name).stem}.mp4"
+        video.write_bytes(b"\x00" * 100 + item.name.encode())
+        thumb = video.with_suffix(".jpg")
+        thumb.write_bytes(b"\xff\xd8\xff\xe0jpeg")
+        item.state, item.output, item.thumbnail, item.duration_s = ItemState.DONE, str(video), str(thumb), 2.0
+    status.state = JobState.DONE
+    status.recount()
+    protocol.write_status(layout, status)
+    protocol.finish(path, layout, JobState.DONE)
+    return job.id
+
+
+def test_history_lists_items_newest_first_filters_and_pages(layout, tmp_path) -> None:
+    old = _finished_job(layout, tmp_path, 2, "old", created="2026-01-01T00:00:00.000+00:00")
+    new = _finished_job(layout, tmp_path, 3, "lecture", created="2026-02-01T00:00:00.000+00:00")
+    rows = history.history(layout)
+    assert [r.job_id for r in rows] == [new] * 3 + [old] * 2
+    assert all(r.output and r.thumbnail for r in rows)
+    assert [r.job_id for r in history.filter_rows(rows, query="LECT")] == [new] * 3
+    assert history.filter_rows(rows, states=["failed"]) == []
+    page, pages = history.page_of(rows, 2, size=2)
+    assert pages == 3 and [r.presenter for r in page] == ["v2.mp4", "v0.mp4"]
+    assert history.page_of(rows, 99, size=2)[0] == rows[4:]
+    assert history.thumbnail_uri(rows[0].thumbnail).startswith("data:image/jpeg;base64,")
+
+
+def test_zip_export_holds_every_file_under_unique_names(layout, tmp_path) -> None:
+    job_id = _finished_job(layout, tmp_path, 2)
+    rows = [r for r in history.history(layout) if r.job_id == job_id]
+    files = [(Path(r.output), Path(r.output).name) for r in rows] + [(Path(rows[0].output), Path(rows[0].output).name)]
+    dest = export.write_zip(files, export.export_folder(layout.root) / f"{job_id}.zip")
+    with zipfile.ZipFile(dest) as zf:
+        assert zf.testzip() is None
+        assert sorted(zf.namelist()) == ["01_v0-2.mp4", "01_v0.mp4", "02_v1.mp4"]
+        assert zf.read("02_v1.mp4") == Path(rows[1].output).read_bytes()
+
+
+def test_delete_removes_a_finished_job_and_refuses_a_queued_one(layout, tmp_path, media) -> None:
+    job_id = _finished_job(layout, tmp_path, 1)
+    jobs.delete(layout, job_id)
+    assert not (layout.results / job_id).exists() and protocol.read_status(layout, job_id) is None
+    assert protocol.find_job_file(layout, job_id) is None
+    queued = jobs.submit_uploads(layout, _upload(media["audio"]), [_upload(media["video"])]).job_id
+    with pytest.raises(protocol.InvalidJob, match="cancel it first"):
+        jobs.delete(layout, queued)
+    assert (layout.results / queued).exists()
+
+
+def test_languages_have_the_same_texts_and_follow_the_browser() -> None:
+    assert set(TEXT["zh"]) == set(TEXT["en"])
+    assert preferred_language("en-US,en;q=0.9") == "en"
+    assert preferred_language("zh-CN,zh;q=0.9,en;q=0.8") == "zh"
+    assert preferred_language("fr-FR,en;q=0.5") == "en"
+    assert preferred_language(None) == "zh"
+    assert text("en", "submitted", job="j1", n=3) == "Submitted job j1 (3 videos)."
+
+
+def _app() -> AppTest:
+    at = AppTest.from_file(DASHBOARD, default_timeout=30)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_page_speaks_chinese_by_default_and_english_on_request(layout) -> None:
+    at = _app()
+    assert at.title[0].value == TEXT["zh"]["title"]
+    assert any(TEXT["zh"]["no_worker"][:10] in w.value for w in at.warning)  # no daemon running
+    at.sidebar.radio(key="lang").set_value("en").run()
+    assert at.title[0].value == TEXT["en"]["title"]
+
+
+def test_password_gate(layout, monkeypatch) -> None:
+    monkeypatch.setenv("LIPSPOOL_PASSWORD", "s3cret")
+    at = _app()
+    assert len(at.sidebar.radio) == 1  # only the language switch until logged in
+    at.text_input[0].input("wrong")
+    at.button[0].click().run()
+    assert at.error and at.error[0].value == TEXT["zh"]["wrong_password"]
+    at.text_input[0].input("s3cret")
+    at.button[0].click().run()
+    assert not at.exception and at.sidebar.radio(key="page") is not None
+
+
+def test_history_page_shows_the_items_and_plays_one(layout, tmp_path) -> None:
+    _finished_job(layout, tmp_path, 3, "lecture")
+    at = _app()
+    at.sidebar.radio(key="page").set_value("page_history").run()
+    assert not at.exception, at.exception
+    table = at.dataframe[0].value
+    assert len(table) == 3 and list(table[TEXT["zh"]["presenter"]]) == ["v0.mp4", "v1.mp4", "v2.mp4"]
+    assert at.get("video") and at.get("download_button")
+
+
+def test_jobs_page_shows_a_queued_job_and_cancels_it(layout, media) -> None:
+    job_id = jobs.submit_uploads(layout, _upload(media["audio"]), [_upload(media["video"])], name="周会").job_id
+    at = _app()
+    at.sidebar.radio(key="page").set_value("page_jobs").run()
+    assert any(job_id in m.value for m in at.markdown)
+    assert any("0 / 1" in str(p.proto) for p in at.get("progress"))
+    at.button(key=f"cancel-jobs-{job_id}").click().run()
+    assert protocol.read_status(layout, job_id).state == JobState.CANCELLED
+
+
+def test_logs_page_shows_the_tail(layout) -> None:
+    layout.log_file.write_text("".join(f"line {i}\n" for i in range(500)), encoding="utf-8")
+    at = _app()
+    at.sidebar.radio(key="page").set_value("page_logs").run()
+    shown = at.code[0].value.splitlines()
+    assert shown[0] == "line 300" and shown[-1] == "line 499"

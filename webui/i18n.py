@@ -1,0 +1,74 @@
+"""The dashboard's texts in Chinese and English, and which language a browser prefers."""
+from __future__ import annotations
+
+LANGUAGES = ("zh", "en")
+LANGUAGE_NAMES = {"zh": "中文", "en": "English"}
+
+TEXT: dict[str, dict[str, str]] = {
+    "zh": {
+        "title": "LipSpool 批量口型同步",
+        "page_single": "单个处理", "page_batch": "批量处理", "page_jobs": "任务进度", "page_history": "历史记录",
+        "page_logs": "日志",
+        "no_worker": "后台工作进程未运行 — 请在服务器上运行 `scripts/start.sh` 或 `python -m spooler run` 启动",
+        "workers": "工作进程",
+        "audio": "语音音频", "video": "人物视频", "videos": "人物视频（可多选）",
+        "job_name": "任务名称（可选）", "generate": "生成", "generate_all": "全部生成",
+        "options": "选项", "backend": "口型引擎", "quality": "输出质量",
+        "quality_help": "x264 CRF：数值越小画质越好、文件越大（18–28 合理）",
+        "backend_help": "rewrite：用人物自己的嘴型（CPU 即可）；none：不做口型同步",
+        "queued_videos": "待处理视频", "remove": "移除",
+        "need_audio": "请先上传一个语音音频。", "need_video": "请至少上传一个人物视频。",
+        "bad_file": "{name}：{reason}", "submitted": "已提交任务 {job}（{n} 个视频）。",
+        "no_jobs": "还没有任务。", "queue_pos": "排队第 {pos} 位", "current": "正在处理",
+        "cancel": "取消", "cancel_sent": "已请求取消 {job}。", "eta": "预计剩余 {eta}",
+        "state": "状态", "name": "名称", "presenter": "人物视频", "duration": "时长", "created": "创建时间",
+        "thumbnail": "缩略图", "filter_state": "按状态筛选", "filter_text": "搜索",
+        "page": "页", "play": "播放", "download": "下载", "zip": "打包下载 ZIP", "zip_ready": "ZIP 已生成：",
+        "delete": "删除任务", "confirm_delete": "确认删除该任务及其所有文件", "deleted": "已删除 {job}。",
+        "select_job": "选择任务", "no_results": "没有符合条件的记录。", "log_path": "日志文件：",
+        "password": "密码", "wrong_password": "密码错误。", "login": "登录",
+        "result": "结果", "all": "全部",
+    },
+    "en": {
+        "title": "LipSpool batch lip-sync",
+        "page_single": "Single", "page_batch": "Batch", "page_jobs": "Progress", "page_history": "History",
+        "page_logs": "Logs",
+        "no_worker": "The worker is not running — start it with `scripts/start.sh` or `python -m spooler run` "
+                     "on the server",
+        "workers": "Workers",
+        "audio": "Speech audio", "video": "Presenter video", "videos": "Presenter videos (several at once)",
+        "job_name": "Job name (optional)", "generate": "Generate", "generate_all": "Generate all",
+        "options": "Options", "backend": "Lip-sync engine", "quality": "Output quality",
+        "quality_help": "x264 CRF: lower is better and bigger (18-28 is sensible)",
+        "backend_help": "rewrite: the presenter's own mouths (CPU is enough); none: no lip-sync",
+        "queued_videos": "Videos to process", "remove": "Remove",
+        "need_audio": "Upload a speech audio first.", "need_video": "Upload at least one presenter video.",
+        "bad_file": "{name}: {reason}", "submitted": "Submitted job {job} ({n} videos).",
+        "no_jobs": "No jobs yet.", "queue_pos": "queued, position {pos}", "current": "Now",
+        "cancel": "Cancel", "cancel_sent": "Cancel requested for {job}.", "eta": "about {eta} left",
+        "state": "State", "name": "Name", "presenter": "Presenter video", "duration": "Duration",
+        "created": "Created", "thumbnail": "Thumbnail", "filter_state": "Filter by state", "filter_text": "Search",
+        "page": "Page", "play": "Play", "download": "Download", "zip": "Download as ZIP", "zip_ready": "ZIP ready:",
+        "delete": "Delete job", "confirm_delete": "Yes, delete this job and all its files", "deleted": "Deleted {job}.",
+        "select_job": "Job", "no_results": "Nothing matches.", "log_path": "Log file:",
+        "password": "Password", "wrong_password": "Wrong password.", "login": "Log in",
+        "result": "Result", "all": "All",
+    },
+}
+
+
+def preferred_language(accept_language: str | None) -> str:
+    """'zh' or 'en' from an Accept-Language header: the first of them the browser lists; Chinese otherwise."""
+    for part in (accept_language or "").split(","):
+        tag = part.split(";")[0].strip().lower()
+        if tag.startswith("zh"):
+            return "zh"
+        if tag.startswith("en"):
+            return "en"
+    return "zh"
+
+
+def text(lang: str, key: str, **values: object) -> str:
+    """The text `key` in `lang`, formatted with `values`."""
+    table = TEXT.get(lang, TEXT["zh"])
+    return table.get(key, TEXT["en"].get(key, key)).format(**values)
