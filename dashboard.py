@@ -123,15 +123,25 @@ def submit_page(layout: Layout, lang: str, batch: bool) -> None:
             return
         result = jobs.submit_uploads(layout, Upload(audio.name, audio), [Upload(v.name, v) for v in videos],
                                      options, name)
-        for fname, reason in result.problems:
-            st.error(text(lang, "bad_file", name=fname, reason=reason))
+        notes = [("error", text(lang, "bad_file", name=n, reason=r)) for n, r in result.problems]
         if result.job_id:
-            st.session_state[f"{key}-nonce"] = nonce + 1
+            notes.append(("success", text(lang, "submitted", job=result.job_id, n=result.videos)))
+            st.session_state[f"{key}-nonce"] = nonce + 1  # fresh, empty uploaders: Streamlit drops the files
             st.session_state[f"{key}-last"] = result.job_id
-            st.success(text(lang, "submitted", job=result.job_id, n=result.videos))
+        st.session_state[f"{key}-notes"] = notes
+        if result.job_id:
+            st.rerun()
+    for kind, note in st.session_state.get(f"{key}-notes", []):
+        (st.success if kind == "success" else st.error)(note)
     last = st.session_state.get(f"{key}-last")
     if last:
         job_progress(layout, lang, last, key=f"{key}-progress")
+
+
+def player(path: str) -> None:
+    """A video player at a comfortable size (not the page's full width)."""
+    left, _ = st.columns([3, 2])
+    left.video(path)
 
 
 def _eta(seconds: float | None) -> str:
@@ -178,7 +188,7 @@ def job_progress(layout: Layout, lang: str, job_id: str, key: str) -> None:
         if status.state in FINISHED_STATES:
             for item in status.items:
                 if item.output and Path(item.output).is_file():
-                    st.video(item.output)
+                    player(item.output)
 
     live()
 
@@ -231,7 +241,7 @@ def history_page(layout: Layout, lang: str) -> None:
         choice = st.selectbox(text(lang, "result"), range(len(playable)), format_func=lambda i: labels[i],
                               key="hist-pick")
         row = playable[choice]
-        st.video(row.output)
+        player(row.output)
         with open(row.output, "rb") as fh:
             st.download_button(text(lang, "download"), fh, file_name=Path(row.output).name, mime="video/mp4",
                                key="hist-dl")

@@ -1,0 +1,160 @@
+"""The dashboard end to end in real headless Chromium (Debian's `chromium`, driven by Playwright):
+a real daemon and a real `streamlit run` on free loopback ports. Upload an audio and three
+presenter videos, generate, watch progress reach the end, see three rows with thumbnails in the
+history, play one, download the ZIP and check it holds three playable MP4s, cancel a job, reload
+and see nothing lost. Screenshots of each step go to test-artifacts/dashboard/."""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import av
+import pytest
+
+from spool_helpers import REPO, copy_into, wait_for
+from spooler import protocol
+from spooler.records import JobState
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARTIFACTS = REPO / "test-artifacts" / "dashboard"
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (scripts/test.sh "
+                                                          "installs it where apt-get can)")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def dashboard(root: Path):
+    """A real `streamlit run dashboard.py` on a free loopback port; yields its URL."""
+    port = _free_port()
+    log = open(root.parent / "streamlit.log", "wb")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(REPO / "dashboard.py"), "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
+         "--", "--root-path", str(root)],
+        cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "LIPSPOOL_PASSWORD": ""})
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: _up(url), timeout=60, what="the dashboard")
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def _up(url: str) -> bool:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def page():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        context = browser.new_context(locale="zh-CN", viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+        yield context.new_page()
+        browser.close()
+
+
+def _shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def _go(page, label: str) -> None:
+    page.get_by_text(label, exact=True).first.click()
+
+
+def test_batch_upload_progress_history_zip_cancel_reload(root, layout, media, daemons, dashboard, page, tmp_path):
+    from playwright.sync_api import expect
+
+    from engine.evaluate.synthetic import make_talking_clip
+
+    presenters = [make_talking_clip(tmp_path / f"讲师{i}.mp4", seconds=2.0, seed=i).path for i in range(3)]
+    daemons()
+    page.goto(dashboard)
+    expect(page.get_by_text("LipSpool 批量口型同步")).to_be_visible(timeout=30_000)
+    _shot(page, "01-start-zh")
+
+    _go(page, "批量处理")
+    expect(page.get_by_text("人物视频（可多选）")).to_be_visible(timeout=15_000)
+    inputs = page.locator("input[type=file]")
+    expect(inputs).to_have_count(2, timeout=15_000)
+    inputs.nth(0).set_input_files(str(media["audio_short"]))
+    inputs.nth(1).set_input_files([str(p) for p in presenters])
+    expect(page.get_by_text("讲师2.mp4").first).to_be_visible(timeout=30_000)
+    _shot(page, "02-batch-uploaded")
+    page.get_by_role("button", name="全部生成").click()
+    expect(page.get_by_text("已提交任务")).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("讲师2.mp4 (0.1 MB)")).to_have_count(0)  # the uploader was cleared
+    job_id = next(s.job_id for s in protocol.iter_statuses(layout))
+    expect(page.get_by_text("3 / 3").first).to_be_visible(timeout=120_000)
+    _shot(page, "03-batch-done")
+    status = protocol.read_status(layout, job_id)
+    assert status.state == JobState.DONE and status.done == 3
+
+    _go(page, "历史记录")
+    table = page.locator("[data-testid='stDataFrame']")
+    expect(table).to_be_visible(timeout=30_000)
+    for name in ("讲师0.mp4", "讲师1.mp4", "讲师2.mp4"):
+        expect(table).to_contain_text(name, timeout=30_000)
+    expect(page.locator("video").first).to_be_visible(timeout=30_000)
+    _shot(page, "04-history")
+    page.get_by_role("button", name="打包下载 ZIP").click()
+    zip_button = page.get_by_role("button", name="ZIP 已生成").first
+    expect(zip_button).to_be_visible(timeout=30_000)
+    with page.expect_download(timeout=60_000) as dl:
+        zip_button.click()
+    saved = tmp_path / "export.zip"
+    dl.value.save_as(saved)
+    with zipfile.ZipFile(saved) as zf:
+        names = sorted(zf.namelist())
+        assert len(names) == 3 and all(n.endswith(".mp4") for n in names)
+        zf.extractall(tmp_path / "unzipped")
+    for name in names:
+        with av.open(str(tmp_path / "unzipped" / name)) as c:
+            assert sum(1 for _ in c.decode(video=0)) > 10
+
+    # a long job (3 minutes of speech), cancelled from the progress page while it runs
+    from engine.testmedia import make_test_audio
+
+    long_audio = copy_into(root, make_test_audio(tmp_path / "long.wav", seconds=180.0))
+    long_job = protocol.make_job(str(long_audio), [str(copy_into(root, presenters[0]))], name="要取消的任务")
+    protocol.submit(layout, long_job)
+    _go(page, "任务进度")
+    expect(page.get_by_text("要取消的任务").first).to_be_visible(timeout=30_000)
+    wait_for(lambda: protocol.read_status(layout, long_job.id).state == JobState.RUNNING, timeout=60,
+             what="the long job to start")
+    _shot(page, "05-progress-running")
+    page.get_by_role("button", name="取消").first.click()
+    wait_for(lambda: protocol.read_status(layout, long_job.id).state == JobState.CANCELLED, timeout=60,
+             what="the cancel")
+
+    page.reload()
+    _go(page, "历史记录")
+    table = page.locator("[data-testid='stDataFrame']")
+    for name in ("讲师0.mp4", "讲师2.mp4"):
+        expect(table).to_contain_text(name, timeout=30_000)
+    expect(table).to_contain_text("cancelled", timeout=30_000)
+    _shot(page, "06-after-reload")
