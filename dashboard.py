@@ -20,6 +20,7 @@ from spooler import protocol
 from spooler.config import Layout, layout_for
 from spooler.records import FINISHED_STATES, JobState, JobStatus
 from webui import export, history, jobs
+from webui.choices import FALLBACK_BACKENDS, FRONT_ENDS
 from webui.i18n import LANGUAGE_NAMES, LANGUAGES, preferred_language, text
 from webui.jobs import Upload
 
@@ -27,7 +28,6 @@ PASSWORD_ENV = "LIPSPOOL_PASSWORD"
 REFRESH_S = 1.0
 STALE_WORKER_S = 30.0
 LOG_LINES = 200
-FALLBACK_BACKENDS = ("rewrite", "none")
 AUDIO_TYPES = ["wav", "mp3", "m4a", "aac", "flac", "ogg", "opus"]
 VIDEO_TYPES = ["mp4", "mov", "avi", "mkv", "webm", "m4v", "png", "jpg", "jpeg"]
 
@@ -80,7 +80,12 @@ def options_form(layout: Layout, lang: str, key: str) -> dict:
         backend = st.selectbox(text(lang, "backend"), usable_backends(layout), key=f"{key}-backend",
                                help=text(lang, "backend_help"))
         crf = st.slider(text(lang, "quality"), 14, 30, 20, key=f"{key}-crf", help=text(lang, "quality_help"))
-    return {"backend": backend, "crf": int(crf)}
+        options = {"backend": backend, "crf": int(crf)}
+        if backend == "rewrite":
+            front = st.selectbox(text(lang, "front_end"), FRONT_ENDS, key=f"{key}-front", help=text(lang, "front_end_help"))
+            if front != FRONT_ENDS[0]:
+                options["front_end"] = front
+    return options
 
 
 def worker_banner(layout: Layout, lang: str) -> None:
@@ -248,11 +253,14 @@ def history_page(layout: Layout, lang: str) -> None:
     job_ids = list(dict.fromkeys(r.job_id for r in shown))
     job_id = st.selectbox(text(lang, "select_job"), job_ids, key="hist-job")
     job_rows = [r for r in rows if r.job_id == job_id and r.output]
+    picked_rows = st.multiselect(text(lang, "pick_items"), job_rows, default=job_rows, key=f"hist-items-{job_id}",
+                                 format_func=lambda r: r.presenter)
     cols = st.columns(2)
-    if job_rows and cols[0].button(text(lang, "zip"), key="hist-zip"):
+    if picked_rows and cols[0].button(text(lang, "zip"), key="hist-zip"):
         folder = export.export_folder(layout.root)
         export.prune(folder)
-        dest = export.write_zip([(Path(r.output), Path(r.output).name) for r in job_rows], folder / f"{job_id}.zip")
+        dest = export.write_zip([(Path(r.output), Path(r.output).name) for r in picked_rows],
+                                folder / f"{job_id}.zip")
         st.session_state["hist-zip-path"] = str(dest)
     zipped = st.session_state.get("hist-zip-path")
     if zipped and Path(zipped).is_file() and Path(zipped).stem == job_id:

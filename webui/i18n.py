@@ -27,7 +27,9 @@ TEXT: dict[str, dict[str, str]] = {
         "delete": "删除任务", "confirm_delete": "确认删除该任务及其所有文件", "deleted": "已删除 {job}。",
         "select_job": "选择任务", "no_results": "没有符合条件的记录。", "log_path": "日志文件：",
         "password": "密码", "wrong_password": "密码错误。", "login": "登录",
-        "result": "结果", "all": "全部",
+        "result": "结果", "all": "全部", "pick_items": "要打包的结果",
+        "front_end": "语音分析方式",
+        "front_end_help": "mouth-model：通用模型（推荐）；其他为对比用的简单规则或按人物拟合",
     },
     "en": {
         "title": "LipSpool batch lip-sync",
@@ -52,7 +54,10 @@ TEXT: dict[str, dict[str, str]] = {
         "delete": "Delete job", "confirm_delete": "Yes, delete this job and all its files", "deleted": "Deleted {job}.",
         "select_job": "Job", "no_results": "Nothing matches.", "log_path": "Log file:",
         "password": "Password", "wrong_password": "Wrong password.", "login": "Log in",
-        "result": "Result", "all": "All",
+        "result": "Result", "all": "All", "pick_items": "Results to pack",
+        "front_end": "Speech analysis",
+        "front_end_help": "mouth-model: the general model (recommended); the others are simpler rules or "
+                          "per-presenter fits, for comparison",
     },
 }
 

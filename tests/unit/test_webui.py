@@ -141,6 +141,15 @@ def test_delete_removes_a_finished_job_and_refuses_a_queued_one(layout, tmp_path
     assert (layout.results / queued).exists()
 
 
+def test_offered_choices_match_the_engine() -> None:
+    from engine.options import DEFAULT_BACKEND
+    from engine.speech import DEFAULT_FRONT_END, FRONT_ENDS
+    from webui import choices
+
+    assert set(choices.FRONT_ENDS) == set(FRONT_ENDS) and choices.FRONT_ENDS[0] == DEFAULT_FRONT_END
+    assert choices.FALLBACK_BACKENDS[0] == DEFAULT_BACKEND
+
+
 def test_languages_have_the_same_texts_and_follow_the_browser() -> None:
     assert set(TEXT["zh"]) == set(TEXT["en"])
     assert preferred_language("en-US,en;q=0.9") == "en"

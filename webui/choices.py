@@ -1,0 +1,5 @@
+"""Option choices the dashboard offers without importing the engine (kept equal to the engine's by a test)."""
+from __future__ import annotations
+
+FALLBACK_BACKENDS = ("rewrite", "none")  # offered when no worker has published its list yet
+FRONT_ENDS = ("mouth-model", "phones+loudness", "phones", "loudness", "mel-fit", "phones-fit")  # engine.speech
