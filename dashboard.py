@@ -194,6 +194,9 @@ def job_progress(layout: Layout, lang: str, job_id: str, key: str) -> None:
             for item in status.items:
                 if item.output and Path(item.output).is_file():
                     player(item.output)
+                    st.download_button(f"{text(lang, 'download')} {Path(item.output).name}",
+                                       lambda path=item.output: open(path, "rb"), file_name=Path(item.output).name,
+                                       mime="video/mp4", key=f"{key}-dl-{status.job_id}-{item.index}")
 
     live()
 
@@ -247,26 +250,18 @@ def history_page(layout: Layout, lang: str) -> None:
                               key="hist-pick")
         row = playable[choice]
         player(row.output)
-        with open(row.output, "rb") as fh:
-            st.download_button(text(lang, "download"), fh, file_name=Path(row.output).name, mime="video/mp4",
-                               key="hist-dl")
+        st.download_button(text(lang, "download"), lambda: open(row.output, "rb"), file_name=Path(row.output).name,
+                           mime="video/mp4", key="hist-dl")
     job_ids = list(dict.fromkeys(r.job_id for r in shown))
     job_id = st.selectbox(text(lang, "select_job"), job_ids, key="hist-job")
     job_rows = [r for r in rows if r.job_id == job_id and r.output]
     picked_rows = st.multiselect(text(lang, "pick_items"), job_rows, default=job_rows, key=f"hist-items-{job_id}",
                                  format_func=lambda r: r.presenter)
     cols = st.columns(2)
-    if picked_rows and cols[0].button(text(lang, "zip"), key="hist-zip"):
-        folder = export.export_folder(layout.root)
-        export.prune(folder)
-        dest = export.write_zip([(Path(r.output), Path(r.output).name) for r in picked_rows],
-                                folder / f"{job_id}.zip")
-        st.session_state["hist-zip-path"] = str(dest)
-    zipped = st.session_state.get("hist-zip-path")
-    if zipped and Path(zipped).is_file() and Path(zipped).stem == job_id:
-        with open(zipped, "rb") as fh:
-            st.download_button(f"{text(lang, 'zip_ready')} {Path(zipped).name}", fh, file_name=Path(zipped).name,
-                               mime="application/zip", key="hist-zip-dl")
+    if picked_rows:
+        files = [(Path(r.output), Path(r.output).name) for r in picked_rows]
+        cols[0].download_button(text(lang, "zip"), lambda: open(zip_on_disk(layout, job_id, files), "rb"),
+                                file_name=f"{job_id}.zip", mime="application/zip", key="hist-zip")
     status = protocol.read_status(layout, job_id)
     if status is not None and status.state in FINISHED_STATES:
         confirm = cols[1].checkbox(text(lang, "confirm_delete"), key=f"hist-confirm-{job_id}")
@@ -274,6 +269,13 @@ def history_page(layout: Layout, lang: str) -> None:
             jobs.delete(layout, job_id)
             st.success(text(lang, "deleted", job=job_id))
             st.rerun()
+
+
+def zip_on_disk(layout: Layout, job_id: str, files: list[tuple[Path, str]]) -> Path:
+    """Write the chosen results into <root>/exports/<job>.zip (file by file, on disk) when asked."""
+    folder = export.export_folder(layout.root)
+    export.prune(folder)
+    return export.write_zip(files, folder / f"{job_id}.zip")
 
 
 def logs_page(layout: Layout, lang: str) -> None:
