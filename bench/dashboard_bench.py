@@ -26,7 +26,7 @@ sys.path.insert(0, str(REPO))
 
 from spooler import protocol  # noqa: E402
 from spooler.config import layout_for  # noqa: E402
-from spooler.records import ItemState, JobState  # noqa: E402
+from spooler.testjobs import write_finished_job  # noqa: E402
 
 
 def free_port() -> int:
@@ -65,21 +65,7 @@ def thumbnail_bytes(video: Path) -> bytes:
 def fill_history(layout, jobs: int, items: int, thumb: bytes) -> None:
     """`jobs` finished jobs of `items` items each, straight through the protocol."""
     for j in range(jobs):
-        job = protocol.make_job(str(layout.root / "a.wav"), [f"presenter{i}.mp4" for i in range(items)], name=f"job {j}")
-        protocol.submit(layout, job)
-        path = protocol.claim(protocol.find_job_file(layout, job.id), layout, "bench")
-        status = protocol.read_status(layout, job.id)
-        out = layout.results / job.id
-        out.mkdir(parents=True, exist_ok=True)
-        for item in status.items:
-            video = out / f"{item.index + 1:02d}_{Path(item.name).stem}.mp4"
-            video.write_bytes(b"\0" * 64)
-            video.with_suffix(".jpg").write_bytes(thumb)
-            item.state, item.output, item.thumbnail = ItemState.DONE, str(video), str(video.with_suffix(".jpg"))
-        status.state = JobState.DONE
-        status.recount()
-        protocol.write_status(layout, status)
-        protocol.finish(path, layout, JobState.DONE)
+        write_finished_job(layout, [f"presenter{i}.mp4" for i in range(items)], name=f"job {j}", thumbnail=thumb)
 
 
 def main() -> int:

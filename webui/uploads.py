@@ -74,15 +74,20 @@ class Checked:
     duration_s: float
 
 
-def check_audio(path: Path) -> Checked:
-    """The file has a sound track of a usable length; UploadRejected otherwise."""
+def _probe(path: Path, kind: str):  # noqa: ANN202 - engine.media_probe.MediaInfo
+    """The engine's probe of a file, its error turned into UploadRejected."""
     from engine.errors import EngineError
     from engine.media_probe import probe
 
     try:
-        info = probe(path, "audio")
+        return probe(path, kind)
     except EngineError as exc:
         raise UploadRejected(str(exc)) from exc
+
+
+def check_audio(path: Path) -> Checked:
+    """The file has a sound track of a usable length; UploadRejected otherwise."""
+    info = _probe(path, "audio")
     if not info.has_audio:
         raise UploadRejected("no sound track in this file")
     if not MIN_AUDIO_S <= info.duration_s <= MAX_AUDIO_S:
@@ -92,13 +97,7 @@ def check_audio(path: Path) -> Checked:
 
 def check_video(path: Path) -> Checked:
     """The file has a picture (a video or a still image); UploadRejected otherwise."""
-    from engine.errors import EngineError
-    from engine.media_probe import probe
-
-    try:
-        info = probe(path, "video")
-    except EngineError as exc:
-        raise UploadRejected(str(exc)) from exc
+    info = _probe(path, "video")
     if not info.has_video:
         raise UploadRejected("no picture in this file")
     return Checked(path, info.duration_s)

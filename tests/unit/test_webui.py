@@ -12,7 +12,8 @@ from streamlit.testing.v1 import AppTest
 
 from spooler import protocol
 from spooler.config import layout_for
-from spooler.records import ItemState, JobState
+from spooler.records import JobState
+from spooler.testjobs import write_finished_job
 from webui import export, history, jobs
 from webui.i18n import TEXT, preferred_language, text
 from webui.jobs import Upload
@@ -83,26 +84,8 @@ def test_a_bad_audio_submits_nothing(layout, media) -> None:
 
 
 def _finished_job(layout, tmp_path, n_items: int, name: str = "", created: str | None = None) -> str:
-    """A job that 'ran': outputs and thumbnails on disk, its status done, its file in done/."""
-    job = protocol.make_job(str(tmp_path / "a.wav"), [f"v{i}.mp4" for i in range(n_items)], name=name)
-    if created:
-        job.created = created
-    protocol.submit(layout, job)
-    path = protocol.claim(protocol.find_job_file(layout, job.id), layout, "w1")
-    status = protocol.read_status(layout, job.id)
-    out = layout.results / job.id
-    out.mkdir(parents=True, exist_ok=True)
-    for item in status.items:
-        video = out / f"{item.index + 1:02d}_{Path(item.name).stem}.mp4"
-        video.write_bytes(b"\x00" * 100 + item.name.encode())
-        thumb = video.with_suffix(".jpg")
-        thumb.write_bytes(b"\xff\xd8\xff\xe0jpeg")
-        item.state, item.output, item.thumbnail, item.duration_s = ItemState.DONE, str(video), str(thumb), 2.0
-    status.state = JobState.DONE
-    status.recount()
-    protocol.write_status(layout, status)
-    protocol.finish(path, layout, JobState.DONE)
-    return job.id
+    """A job that 'ran' (see spooler.testjobs)."""
+    return write_finished_job(layout, [f"v{i}.mp4" for i in range(n_items)], name=name, created=created)
 
 
 def test_history_lists_items_newest_first_filters_and_pages(layout, tmp_path) -> None:
