@@ -19,7 +19,7 @@ import streamlit as st
 from spooler import protocol
 from spooler.config import Layout, layout_for
 from spooler.records import FINISHED_STATES, JobState, JobStatus
-from webui import export, history, jobs
+from webui import export, history, jobs, share
 from webui.choices import FALLBACK_BACKENDS, FRONT_ENDS
 from webui.i18n import LANGUAGE_NAMES, LANGUAGES, preferred_language, text
 from webui.jobs import Upload
@@ -143,10 +143,35 @@ def submit_page(layout: Layout, lang: str, batch: bool) -> None:
         job_progress(layout, lang, last, key=f"{key}-progress")
 
 
+def page_base() -> str:
+    """The page's own address (scheme://host[:port]/path/), or "" outside a browser session."""
+    try:
+        url = st.context.url or ""
+    except Exception:  # noqa: BLE001 - no request context (tests)
+        return ""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if not parts.scheme or not parts.netloc:
+        return ""
+    return f"{parts.scheme}://{parts.netloc}{parts.path.rsplit('/', 1)[0]}/"
+
+
 def player(path: str) -> None:
-    """A video player at a comfortable size (not the page's full width)."""
+    """A video player at a comfortable size, streaming the file from disk (see webui.share)."""
     left, _ = st.columns([3, 2])
-    left.video(path)
+    url = share.share(path)
+    left.video(page_base() + url if url and page_base() else path)
+
+
+def download(path: str, label: str, key: str, mime: str = "video/mp4") -> None:
+    """A download of a result from disk (a link); files too big for static serving use a button."""
+    name = Path(path).name
+    url = share.share(path)
+    if url:
+        st.markdown(share.download_link(url, label, name), unsafe_allow_html=True)
+    else:
+        st.download_button(label, lambda: open(path, "rb"), file_name=name, mime=mime, key=key)
 
 
 def _eta(seconds: float | None) -> str:
@@ -194,9 +219,8 @@ def job_progress(layout: Layout, lang: str, job_id: str, key: str) -> None:
             for item in status.items:
                 if item.output and Path(item.output).is_file():
                     player(item.output)
-                    st.download_button(f"{text(lang, 'download')} {Path(item.output).name}",
-                                       lambda path=item.output: open(path, "rb"), file_name=Path(item.output).name,
-                                       mime="video/mp4", key=f"{key}-dl-{status.job_id}-{item.index}")
+                    download(item.output, f"{text(lang, 'download')} {Path(item.output).name}",
+                             key=f"{key}-dl-{status.job_id}-{item.index}")
 
     live()
 
@@ -250,18 +274,21 @@ def history_page(layout: Layout, lang: str) -> None:
                               key="hist-pick")
         row = playable[choice]
         player(row.output)
-        st.download_button(text(lang, "download"), lambda: open(row.output, "rb"), file_name=Path(row.output).name,
-                           mime="video/mp4", key="hist-dl")
+        download(row.output, text(lang, "download"), key="hist-dl")
     job_ids = list(dict.fromkeys(r.job_id for r in shown))
     job_id = st.selectbox(text(lang, "select_job"), job_ids, key="hist-job")
     job_rows = [r for r in rows if r.job_id == job_id and r.output]
     picked_rows = st.multiselect(text(lang, "pick_items"), job_rows, default=job_rows, key=f"hist-items-{job_id}",
                                  format_func=lambda r: r.presenter)
     cols = st.columns(2)
-    if picked_rows:
+    if picked_rows and cols[0].button(text(lang, "zip"), key="hist-zip"):
         files = [(Path(r.output), Path(r.output).name) for r in picked_rows]
-        cols[0].download_button(text(lang, "zip"), lambda: open(zip_on_disk(layout, job_id, files), "rb"),
-                                file_name=f"{job_id}.zip", mime="application/zip", key="hist-zip")
+        st.session_state["hist-zip-path"] = str(zip_on_disk(layout, job_id, files))
+    zipped = st.session_state.get("hist-zip-path")
+    if zipped and Path(zipped).is_file() and Path(zipped).stem == job_id:
+        with cols[0]:
+            download(zipped, f"{text(lang, 'zip_ready')} {Path(zipped).name}", key="hist-zip-dl",
+                     mime="application/zip")
     status = protocol.read_status(layout, job_id)
     if status is not None and status.state in FINISHED_STATES:
         confirm = cols[1].checkbox(text(lang, "confirm_delete"), key=f"hist-confirm-{job_id}")

@@ -119,11 +119,17 @@ def test_batch_upload_progress_history_zip_cancel_reload(root, layout, media, da
     expect(table).to_be_visible(timeout=30_000)
     for name in ("讲师0.mp4", "讲师1.mp4", "讲师2.mp4"):
         expect(table).to_contain_text(name, timeout=30_000)
-    expect(page.locator("video").first).to_be_visible(timeout=30_000)
+    video = page.locator("video").first
+    expect(video).to_be_visible(timeout=30_000)
+    assert "app/static/dl/" in (video.get_attribute("src") or "")  # streamed from disk, not from memory
+    page.wait_for_function("document.querySelector('video').readyState >= 1", timeout=30_000)  # it loads
     _shot(page, "04-history")
-    zip_button = page.get_by_role("button", name="打包下载 ZIP")
+    page.get_by_role("button", name="打包 ZIP").click()
+    zip_link = page.get_by_role("link", name=f"下载 {job_id}.zip")
+    expect(zip_link).to_be_visible(timeout=30_000)
+    assert "/app/static/dl/" in zip_link.get_attribute("href") or zip_link.get_attribute("href").startswith("app/static")
     with page.expect_download(timeout=60_000) as dl:
-        zip_button.click()
+        zip_link.click()
     saved = tmp_path / "export.zip"
     dl.value.save_as(saved)
     with zipfile.ZipFile(saved) as zf:

@@ -176,7 +176,11 @@ def test_history_page_shows_the_items_and_plays_one(layout, tmp_path) -> None:
     assert not at.exception, at.exception
     table = at.dataframe[0].value
     assert len(table) == 3 and list(table[TEXT["zh"]["presenter"]]) == ["v0.mp4", "v1.mp4", "v2.mp4"]
-    assert at.get("video") and at.get("download_button")
+    assert at.get("video")
+    links = [m.value for m in at.markdown if 'download="01_v0.mp4"' in m.value]
+    assert links and "app/static/dl/" in links[0]  # served from disk through static serving
+    shared = Path(links[0].split('href="')[1].split('"')[0].replace("app/static/", "static/", 1))
+    assert (Path(DASHBOARD).parent / shared).read_bytes().endswith(b"v0.mp4")
 
 
 def test_jobs_page_shows_a_queued_job_and_cancels_it(layout, media) -> None:
@@ -195,3 +199,15 @@ def test_logs_page_shows_the_tail(layout) -> None:
     at.sidebar.radio(key="page").set_value("page_logs").run()
     shown = at.code[0].value.splitlines()
     assert shown[0] == "line 300" and shown[-1] == "line 499"
+
+
+def test_share_links_serve_small_files_from_static_and_refuse_big_ones(tmp_path, monkeypatch) -> None:
+    from webui import share
+
+    small = tmp_path / "a b.mp4"
+    small.write_bytes(b"x" * 10)
+    url = share.share(small)
+    assert url.startswith("app/static/dl/") and url.endswith("/a%20b.mp4")
+    monkeypatch.setattr(share, "MAX_STATIC_BYTES", 5)
+    assert share.share(small) is None
+    assert 'download="a b.mp4"' in share.download_link(url, "下载", "a b.mp4")
