@@ -347,6 +347,7 @@ PAGES = ("page_single", "page_batch", "page_jobs", "page_history", "page_logs")
 def main() -> None:
     """Draw the app."""
     st.set_page_config(page_title="LipSpool", layout="wide")
+    share.lift_static_limit()  # results of several GB stream from disk too
     layout = layout_for(parse_args(sys.argv[1:]).root_path)
     lang = choose_language()
     st.title(text(lang, "title"))

@@ -5,8 +5,10 @@ memory. Instead, a result is shared through Streamlit's static file serving
 (`server.enableStaticServing`, which streams with HTTP range requests): the file is hard-linked
 (copied when it lies on another file system) into static/dl/<random token>/ next to
 dashboard.py, and the page gets that URL. Tokens are 128-bit random and handed only to sessions
-past the password gate; shares are removed after a day. Streamlit serves at most 200 MB a file
-this way; callers fall back to the in-memory widgets for bigger files.
+past the password gate; shares are removed after a day. Streamlit caps a static file at 200 MB;
+`lift_static_limit` raises that cap in this process (a module constant of its Starlette server;
+where a Streamlit version has no such constant the cap stays, and callers fall back to the
+in-memory widgets for bigger files).
 """
 from __future__ import annotations
 
@@ -19,8 +21,23 @@ from urllib.parse import quote
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
 SHARE_DIR = STATIC_DIR / "dl"
-MAX_STATIC_BYTES = 200 * 1024 * 1024  # Streamlit's limit for a static file
+MAX_STATIC_BYTES = 200 * 1024 * 1024  # Streamlit's limit for a static file (until lifted)
+LIFTED_BYTES = 64 * 1024 ** 3
 KEEP_S = 24 * 3600
+
+
+def lift_static_limit(limit: int = LIFTED_BYTES) -> bool:
+    """Let Streamlit's static serving stream files up to `limit` bytes; False when it cannot be done here."""
+    global MAX_STATIC_BYTES
+    try:
+        from streamlit.web.server.starlette import starlette_routes
+    except ImportError:
+        return False
+    if not hasattr(starlette_routes, "MAX_APP_STATIC_FILE_SIZE"):
+        return False
+    starlette_routes.MAX_APP_STATIC_FILE_SIZE = limit
+    MAX_STATIC_BYTES = limit
+    return True
 
 
 def share(path: str | os.PathLike[str], share_dir: Path = SHARE_DIR) -> str | None:

@@ -211,3 +211,14 @@ def test_share_links_serve_small_files_from_static_and_refuse_big_ones(tmp_path,
     monkeypatch.setattr(share, "MAX_STATIC_BYTES", 5)
     assert share.share(small) is None
     assert 'download="a b.mp4"' in share.download_link(url, "下载", "a b.mp4")
+
+
+def test_static_limit_is_lifted_for_big_results(monkeypatch) -> None:
+    from streamlit.web.server.starlette import starlette_routes
+
+    from webui import share
+
+    monkeypatch.setattr(starlette_routes, "MAX_APP_STATIC_FILE_SIZE", 200 * 1024 * 1024)
+    monkeypatch.setattr(share, "MAX_STATIC_BYTES", 200 * 1024 * 1024)
+    assert share.lift_static_limit(5 * 1024 ** 3)
+    assert starlette_routes.MAX_APP_STATIC_FILE_SIZE == share.MAX_STATIC_BYTES == 5 * 1024 ** 3
