@@ -11,6 +11,7 @@ import numpy as np
 
 from ...composite import _composite_crop, _roi
 from ...media_yuv import align_region, edit_region
+from .shape import face_axes
 
 MAX_GAP = 0.13  # inner-lip gap at full opening, in outer-eye-corner distances
 MAX_WIDEN = 0.04  # corner movement at full width change, each side
@@ -21,17 +22,9 @@ LIFT = {62: 0.08, 61: 0.05, 63: 0.05}
 LOWER_INNER = [65, 66, 67]  # right to left along the lower inner lip
 
 
-def _axes(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-    """(across, down) unit vectors of the face and its outer-eye-corner distance."""
-    axis = points[45].astype(np.float64) - points[36]
-    iod = float(np.linalg.norm(axis)) or 1.0
-    u = axis / iod
-    return u, np.array([-u[1], u[0]]), iod
-
-
 def fallback_points(points: np.ndarray, open_rel: float, width_rel: float) -> np.ndarray:
     """The frame's landmarks with the mouth opened by open_rel (0..1) and widened by width_rel (-1..1)."""
-    u, down, iod = _axes(points)
+    u, down, iod = face_axes(points)
     out = np.array(points, np.float64, copy=True)
     gap = MAX_GAP * iod * float(np.clip(open_rel, 0.0, 1.2))
     for i, share in DROP.items():

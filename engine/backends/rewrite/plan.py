@@ -12,7 +12,7 @@ from ...pingpong import pingpong_index
 from ...speech import MouthCurves
 from .library import MouthLibrary
 from .select import CLOSED_BELOW, SelectionWeights, select_sources, target_shapes
-from .shape import OUTER_LIPS, head_pose
+from .shape import OUTER_LIPS, face_axes, head_pose
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +76,7 @@ def adjust_opening(points: np.ndarray, delta: float, current: float) -> np.ndarr
     delta = float(np.clip(delta, max(-MAX_ADJUST, -0.8 * max(current, 0.0)), MAX_ADJUST))
     if abs(delta) < 1e-4:
         return points
-    axis = points[45].astype(np.float64) - points[36]
-    iod = float(np.linalg.norm(axis)) or 1.0
-    down = np.array([-axis[1], axis[0]]) / iod
+    _, down, iod = face_axes(points)
     out = np.array(points, np.float32, copy=True)
     for i, share in LOWER_LIP_SHARE.items():
         out[i] += (down * delta * iod * share).astype(np.float32)
