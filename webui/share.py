@@ -24,6 +24,7 @@ SHARE_DIR = STATIC_DIR / "dl"
 MAX_STATIC_BYTES = 200 * 1024 * 1024  # Streamlit's limit for a static file (until lifted)
 LIFTED_BYTES = 64 * 1024 ** 3
 KEEP_S = 24 * 3600
+_shared: dict[tuple[str, int, str], Path] = {}  # (source, its mtime, share folder) -> its share, this process
 
 
 def lift_static_limit(limit: int = LIFTED_BYTES) -> bool:
@@ -45,15 +46,19 @@ def share(path: str | os.PathLike[str], share_dir: Path = SHARE_DIR) -> str | No
     src = Path(path)
     if not src.is_file() or src.stat().st_size > MAX_STATIC_BYTES:
         return None
-    prune(share_dir)
-    folder = share_dir / secrets.token_urlsafe(16)
-    folder.mkdir(parents=True, exist_ok=True)
-    dest = folder / src.name
-    try:
-        os.link(src, dest)
-    except OSError:
-        shutil.copyfile(src, dest)
-    return f"app/static/{share_dir.relative_to(STATIC_DIR).as_posix()}/{folder.name}/{quote(src.name)}" \
+    key = (str(src.resolve()), src.stat().st_mtime_ns, str(share_dir))
+    dest = _shared.get(key)
+    if dest is None or not dest.is_file():  # pages refresh every second: link a file once, not per run
+        prune(share_dir)
+        folder = share_dir / secrets.token_urlsafe(16)
+        folder.mkdir(parents=True, exist_ok=True)
+        dest = folder / src.name
+        try:
+            os.link(src, dest)
+        except OSError:
+            shutil.copyfile(src, dest)
+        _shared[key] = dest
+    return f"app/static/{share_dir.relative_to(STATIC_DIR).as_posix()}/{dest.parent.name}/{quote(src.name)}" \
         if share_dir.is_relative_to(STATIC_DIR) else str(dest)
 
 

@@ -208,6 +208,7 @@ def test_share_links_serve_small_files_from_static_and_refuse_big_ones(tmp_path,
     small.write_bytes(b"x" * 10)
     url = share.share(small)
     assert url.startswith("app/static/dl/") and url.endswith("/a%20b.mp4")
+    assert share.share(small) == url  # a page that refreshes gets the same link, not a new copy each run
     monkeypatch.setattr(share, "MAX_STATIC_BYTES", 5)
     assert share.share(small) is None
     assert 'download="a b.mp4"' in share.download_link(url, "下载", "a b.mp4")
