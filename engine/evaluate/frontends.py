@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..faces.canonical import to_canonical_series
+from ..faces.canonical import mouth_corner_width, to_canonical_series
 from ..media_probe import probe
 from ..speech import FRONT_ENDS, PresenterSample, predict_mouth
 from ..speech.features import ANALYSIS_RATE
@@ -84,12 +84,6 @@ def speaker_group(name: str) -> str:
     return stem
 
 
-def mouth_width(canonical: np.ndarray) -> np.ndarray:
-    """Per frame: distance between the mouth corners (48, 54), canonical units."""
-    c = np.asarray(canonical, np.float64)
-    return np.linalg.norm(c[:, 48] - c[:, 54], axis=-1)
-
-
 def load_clip(clip: str | os.PathLike[str], landmark_cache: str | os.PathLike[str] | None,
               workers: int = 1) -> ClipData:
     """Landmarks (cached), cut and sound of one clip."""
@@ -100,7 +94,7 @@ def load_clip(clip: str | os.PathLike[str], landmark_cache: str | os.PathLike[st
     canon = to_canonical_series(pts[:n])
     audio = clip_audio(dataclasses.replace(cut, audio_rate=ANALYSIS_RATE, channels=1), 0, n)[0]
     return ClipData(name=Path(clip).name, fps=cut.fps, k=cut.template_frames, n=n, short=cut.short,
-                    opening=metrics.smoothed_opening(canon), width=mouth_width(canon),
+                    opening=metrics.smoothed_opening(canon), width=mouth_corner_width(canon),
                     audio=audio.astype(np.float64))
 
 

@@ -15,9 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..faces.canonical import MOUTH_POINTS
+from ..faces.canonical import MOUTH_POINTS, inner_lip_gap
 
-INNER_LIP_PAIRS = ((61, 67), (62, 66), (63, 65))
 MAX_SHIFT = 5
 MIN_PAIRS = 8  # fewer valid frame pairs than this gives NaN rather than a meaningless r
 
@@ -46,9 +45,7 @@ def mouth_lmd(a: np.ndarray, b: np.ndarray) -> float:
 
 def opening(canonical: np.ndarray) -> np.ndarray:
     """Per frame: mean inner-lip gap over the pairs (61,67), (62,66), (63,65), canonical units."""
-    c = np.asarray(canonical, np.float64)
-    gaps = [np.linalg.norm(c[:, i] - c[:, j], axis=-1) for i, j in INNER_LIP_PAIRS]
-    return np.mean(gaps, axis=0)
+    return inner_lip_gap(canonical)
 
 
 def median3(x: np.ndarray) -> np.ndarray:

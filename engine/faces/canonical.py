@@ -96,3 +96,18 @@ def to_canonical_series(points: np.ndarray) -> np.ndarray:
         if np.isfinite(frame).all():
             out[k] = to_canonical(frame)
     return out
+
+
+INNER_LIP_PAIRS = ((61, 67), (62, 66), (63, 65))  # upper and lower inner-lip points facing each other
+
+
+def inner_lip_gap(canonical: np.ndarray) -> np.ndarray:
+    """Mouth opening: mean gap between facing inner-lip points, for (68, 2) or (n, 68, 2) points."""
+    c = np.asarray(canonical, np.float64)
+    return np.mean([np.linalg.norm(c[..., i, :] - c[..., j, :], axis=-1) for i, j in INNER_LIP_PAIRS], axis=0)
+
+
+def mouth_corner_width(canonical: np.ndarray) -> np.ndarray:
+    """Mouth width: distance between the corners (48, 54), for (68, 2) or (n, 68, 2) points."""
+    c = np.asarray(canonical, np.float64)
+    return np.linalg.norm(c[..., 48, :] - c[..., 54, :], axis=-1)

@@ -168,11 +168,9 @@ class _Job:
 
 def _presenter_sample(ctx: RenderContext, track: FaceTrack) -> PresenterSample:
     """The template's own sound and tracked mouth, for the presenter-fitted front ends."""
-    from ...faces.canonical import to_canonical_series
-    from .shape import INNER_LIP_PAIRS
+    from ...faces.canonical import inner_lip_gap, mouth_corner_width, to_canonical_series
 
     samples = load_audio(ctx.video, ANALYSIS_RATE, mono=True)
     canon = to_canonical_series(np.where(track.present[:, None, None], track.points, np.nan))
-    opening = np.mean([np.linalg.norm(canon[:, i] - canon[:, j], axis=-1) for i, j in INNER_LIP_PAIRS], axis=0)
-    width = np.linalg.norm(canon[:, 48] - canon[:, 54], axis=-1)
+    opening, width = inner_lip_gap(canon), mouth_corner_width(canon)
     return PresenterSample(samples, ANALYSIS_RATE, track.fps, opening, width)

@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...faces.canonical import apply_affine, canonical_transform
+from ...faces.canonical import apply_affine, canonical_transform, inner_lip_gap, mouth_corner_width
 
-INNER_LIP_PAIRS = ((61, 67), (62, 66), (63, 65))
 OUTER_LIPS = list(range(48, 60))
 
 
@@ -16,8 +15,7 @@ def canonical(points: np.ndarray) -> np.ndarray:
 
 def mouth_shape(canon: np.ndarray) -> np.ndarray:
     """(opening, width) of canonical points: mean inner-lip gap and the corner-to-corner distance."""
-    gap = np.mean([np.linalg.norm(canon[i] - canon[j]) for i, j in INNER_LIP_PAIRS])
-    return np.array([gap, np.linalg.norm(canon[48] - canon[54])])
+    return np.array([float(inner_lip_gap(canon)), float(mouth_corner_width(canon))])
 
 
 def face_axes(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
