@@ -21,7 +21,7 @@ from spooler.config import Layout, layout_for
 from spooler.records import FINISHED_STATES, JobState, JobStatus
 from webui import export, history, jobs, share
 from webui.choices import FALLBACK_BACKENDS, FRONT_ENDS
-from webui.i18n import LANGUAGE_NAMES, LANGUAGES, preferred_language, text
+from webui.i18n import LANGUAGE_NAMES, LANGUAGES, preferred_language, state_name, text
 from webui.jobs import Upload
 
 PASSWORD_ENV = "LIPSPOOL_PASSWORD"
@@ -126,8 +126,9 @@ def submit_page(layout: Layout, lang: str, batch: bool) -> None:
         if not videos:
             st.error(text(lang, "need_video"))
             return
-        result = jobs.submit_uploads(layout, Upload(audio.name, audio), [Upload(v.name, v) for v in videos],
-                                     options, name)
+        with st.spinner(text(lang, "copying", n=len(videos) + 1)):
+            result = jobs.submit_uploads(layout, Upload(audio.name, audio), [Upload(v.name, v) for v in videos],
+                                         options, name)
         notes = [("error", text(lang, "bad_file", name=n, reason=r)) for n, r in result.problems]
         if result.job_id:
             notes.append(("success", text(lang, "submitted", job=result.job_id, n=result.videos)))
@@ -183,7 +184,7 @@ def _eta(seconds: float | None) -> str:
 def job_card(layout: Layout, lang: str, status: JobStatus, position: int | None, key: str) -> None:
     """One job: overall bar, N / M, the current item, per-item bars, failures, cancel, results."""
     title = status.name or status.job_id
-    st.markdown(f"**{title}** · `{status.job_id}` · {status.state.value}")
+    st.markdown(f"**{title}** · `{status.job_id}` · {state_name(lang, status.state.value)}")
     finished = status.done + status.failed
     label = f"{finished} / {status.total}"
     if status.state == JobState.QUEUED and position:
@@ -250,7 +251,8 @@ def history_page(layout: Layout, lang: str) -> None:
     rows = history.history(layout)
     states = sorted({r.state for r in rows})
     left, right = st.columns(2)
-    picked = left.multiselect(text(lang, "filter_state"), states, key="hist-states")
+    picked = left.multiselect(text(lang, "filter_state"), states, key="hist-states",
+                              format_func=lambda v: state_name(lang, v))
     query = right.text_input(text(lang, "filter_text"), key="hist-query")
     shown = history.filter_rows(rows, picked, query)
     if not shown:
@@ -263,7 +265,7 @@ def history_page(layout: Layout, lang: str) -> None:
         text(lang, "thumbnail"): history.thumbnail_uri(r.thumbnail),
         text(lang, "name"): r.job_name or r.job_id, text(lang, "presenter"): r.presenter,
         text(lang, "audio"): r.audio, text(lang, "duration"): round(r.duration_s, 1),
-        text(lang, "state"): r.state, text(lang, "created"): r.created[:19].replace("T", " "),
+        text(lang, "state"): state_name(lang, r.state), text(lang, "created"): r.created[:19].replace("T", " "),
     } for r in rows_page])
     st.dataframe(frame, hide_index=True, use_container_width=True,
                  column_config={text(lang, "thumbnail"): st.column_config.ImageColumn()})

@@ -28,6 +28,9 @@ TEXT: dict[str, dict[str, str]] = {
         "select_job": "选择任务", "no_results": "没有符合条件的记录。", "log_path": "日志文件：",
         "password": "密码", "wrong_password": "密码错误。", "login": "登录",
         "result": "结果", "all": "全部", "pick_items": "要打包的结果",
+        "st_queued": "排队中", "st_running": "处理中", "st_interrupted": "已中断", "st_done": "完成",
+        "st_done_with_failures": "完成（有失败）", "st_failed": "失败", "st_cancelled": "已取消", "st_rejected": "被拒绝",
+        "copying": "正在复制并检查 {n} 个文件…",
         "front_end": "语音分析方式",
         "front_end_help": "mouth-model：通用模型（推荐）；其他为对比用的简单规则或按人物拟合",
     },
@@ -45,7 +48,7 @@ TEXT: dict[str, dict[str, str]] = {
         "backend_help": "rewrite: the presenter's own mouths (CPU is enough); none: no lip-sync",
         "queued_videos": "Videos to process", "remove": "Remove",
         "need_audio": "Upload a speech audio first.", "need_video": "Upload at least one presenter video.",
-        "bad_file": "{name}: {reason}", "submitted": "Submitted job {job} ({n} videos).",
+        "bad_file": "{name}: {reason}", "submitted": "Submitted job {job}, videos: {n}.",
         "no_jobs": "No jobs yet.", "queue_pos": "queued, position {pos}", "current": "Now",
         "cancel": "Cancel", "cancel_sent": "Cancel requested for {job}.", "eta": "about {eta} left",
         "state": "State", "name": "Name", "presenter": "Presenter video", "duration": "Duration",
@@ -55,6 +58,10 @@ TEXT: dict[str, dict[str, str]] = {
         "select_job": "Job", "no_results": "Nothing matches.", "log_path": "Log file:",
         "password": "Password", "wrong_password": "Wrong password.", "login": "Log in",
         "result": "Result", "all": "All", "pick_items": "Results to pack",
+        "st_queued": "queued", "st_running": "running", "st_interrupted": "interrupted", "st_done": "done",
+        "st_done_with_failures": "done, some failed", "st_failed": "failed", "st_cancelled": "cancelled",
+        "st_rejected": "rejected",
+        "copying": "Copying and checking {n} files…",
         "front_end": "Speech analysis",
         "front_end_help": "mouth-model: the general model (recommended); the others are simpler rules or "
                           "per-presenter fits, for comparison",
@@ -71,6 +78,11 @@ def preferred_language(accept_language: str | None) -> str:
         if tag.startswith("en"):
             return "en"
     return "zh"
+
+
+def state_name(lang: str, state: str) -> str:
+    """A job or item state (its enum value) in `lang`."""
+    return text(lang, f"st_{state}")
 
 
 def text(lang: str, key: str, **values: object) -> str:

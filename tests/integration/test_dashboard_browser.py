@@ -6,6 +6,7 @@ and see nothing lost. Screenshots of each step go to test-artifacts/dashboard/."
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -34,26 +35,37 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def dashboard(root: Path):
-    """A real `streamlit run dashboard.py` on a free loopback port; yields its URL."""
-    port = _free_port()
-    log = open(root.parent / "streamlit.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(REPO / "dashboard.py"), "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
-         "--", "--root-path", str(root)],
-        cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "LIPSPOOL_PASSWORD": ""})
-    url = f"http://127.0.0.1:{port}"
-    try:
+def start_dashboard(root: Path):
+    """Start real `streamlit run dashboard.py` processes on free loopback ports; each call returns a URL."""
+    procs = []
+
+    def start(password: str = "") -> str:
+        port = _free_port()
+        log = open(root.parent / f"streamlit-{port}.log", "wb")  # noqa: SIM115
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(REPO / "dashboard.py"), "--server.port", str(port),
+             "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
+             "--", "--root-path", str(root)],
+            cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "LIPSPOOL_PASSWORD": password})
+        procs.append((proc, log))
+        url = f"http://127.0.0.1:{port}"
         wait_for(lambda: _up(url), timeout=60, what="the dashboard")
-        yield url
-    finally:
+        return url
+
+    yield start
+    for proc, log in procs:
         proc.terminate()
         try:
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+@pytest.fixture
+def dashboard(start_dashboard) -> str:
+    """A dashboard with no password; its URL."""
+    return start_dashboard()
 
 
 def _up(url: str) -> bool:
@@ -67,14 +79,20 @@ def _up(url: str) -> bool:
 
 
 @pytest.fixture
-def page():
+def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        context = browser.new_context(locale="zh-CN", viewport={"width": 1400, "height": 1000}, accept_downloads=True)
-        yield context.new_page()
-        browser.close()
+        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A page in a browser that prefers Chinese."""
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    return context.new_page()
 
 
 def _shot(page, name: str) -> None:
@@ -160,5 +178,62 @@ def test_batch_upload_progress_history_zip_cancel_reload(root, layout, media, da
     table = page.locator("[data-testid='stDataFrame']")
     for name in ("讲师0.mp4", "讲师2.mp4"):
         expect(table).to_contain_text(name, timeout=30_000)
-    expect(table).to_contain_text("cancelled", timeout=30_000)
+    expect(table).to_contain_text("已取消", timeout=30_000)
     _shot(page, "06-after-reload")
+
+
+def test_password_english_single_mode_play_and_download(root, layout, media, daemons, start_dashboard, browser,
+                                                        tmp_path):
+    from playwright.sync_api import expect
+
+    from engine.evaluate.synthetic import make_talking_clip
+
+    presenter = make_talking_clip(tmp_path / "presenter one.mp4", seconds=2.0, seed=7).path
+    url = start_dashboard(password="lan 口令 42")
+    daemons()
+    context = browser.new_context(locale="en-US", viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    page = context.new_page()
+    page.goto(url)
+    expect(page.get_by_text("LipSpool batch lip-sync")).to_be_visible(timeout=30_000)  # English, as asked
+    password = page.get_by_label("Password", exact=True)
+    expect(password).to_be_visible(timeout=15_000)
+    expect(page.get_by_text("Presenter video", exact=True)).to_have_count(0)  # nothing behind the gate shows
+    password.fill("lan 口令 41")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_text("Wrong password.")).to_be_visible(timeout=15_000)
+    expect(page.get_by_text("Presenter video", exact=True)).to_have_count(0)
+    _shot(page, "07-password-wrong-en")
+    page.get_by_label("Password", exact=True).fill("lan 口令 42")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_text("Presenter video", exact=True)).to_be_visible(timeout=15_000)
+
+    inputs = page.locator("input[type=file]")
+    expect(inputs).to_have_count(2, timeout=15_000)
+    inputs.nth(0).set_input_files(str(media["audio_short"]))
+    inputs.nth(1).set_input_files(str(presenter))
+    expect(page.get_by_text("presenter one.mp4").first).to_be_visible(timeout=30_000)
+    page.get_by_role("button", name="Generate", exact=True).click()
+    expect(page.get_by_text("Submitted job")).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("1 / 1").first).to_be_visible(timeout=120_000)
+    video = page.locator("video").first
+    expect(video).to_be_visible(timeout=30_000)
+    assert "app/static/dl/" in (video.get_attribute("src") or "")
+    page.wait_for_function("document.querySelector('video').readyState >= 1", timeout=30_000)
+    _shot(page, "08-single-done-en")
+    link = page.get_by_role("link", name=re.compile(r"^Download .*\.mp4$"))
+    with page.expect_download(timeout=60_000) as dl:
+        link.click()
+    saved = tmp_path / "single.mp4"
+    dl.value.save_as(saved)
+    with av.open(str(saved)) as c:
+        assert c.streams.audio and sum(1 for _ in c.decode(video=0)) > 10
+
+    page.get_by_text("中文", exact=True).click()  # the switch keeps the session (and its login)
+    expect(page.get_by_text("LipSpool 批量口型同步")).to_be_visible(timeout=15_000)
+    expect(page.get_by_text("单个处理", exact=True).first).to_be_visible()
+    expect(page.get_by_label("密码", exact=True)).to_have_count(0)
+    _shot(page, "09-switched-zh")
+
+    other = browser.new_context(locale="en-US").new_page()  # another browser: asked again
+    other.goto(url)
+    expect(other.get_by_label("Password", exact=True)).to_be_visible(timeout=30_000)

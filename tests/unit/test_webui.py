@@ -15,7 +15,7 @@ from spooler.config import layout_for
 from spooler.records import JobState
 from spooler.testjobs import write_finished_job
 from webui import export, history, jobs
-from webui.i18n import TEXT, preferred_language, text
+from webui.i18n import LANGUAGES, TEXT, preferred_language, state_name, text
 from webui.jobs import Upload
 from webui.uploads import safe_name, unique_path
 
@@ -139,7 +139,13 @@ def test_languages_have_the_same_texts_and_follow_the_browser() -> None:
     assert preferred_language("zh-CN,zh;q=0.9,en;q=0.8") == "zh"
     assert preferred_language("fr-FR,en;q=0.5") == "en"
     assert preferred_language(None) == "zh"
-    assert text("en", "submitted", job="j1", n=3) == "Submitted job j1 (3 videos)."
+    assert text("en", "submitted", job="j1", n=3) == "Submitted job j1, videos: 3."
+    from spooler.records import ItemState, JobState
+
+    for lang in LANGUAGES:  # every state has a name of its own in each language
+        names = [state_name(lang, s.value) for s in (*JobState, *ItemState)]
+        assert all(not n.startswith("st_") for n in names)
+    assert state_name("zh", "cancelled") == "已取消"
 
 
 def _app() -> AppTest:
