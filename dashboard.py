@@ -117,6 +117,8 @@ def submit_page(layout: Layout, lang: str, batch: bool) -> None:
     else:
         one = st.file_uploader(text(lang, "video"), type=VIDEO_TYPES, key=f"{key}-video-{nonce}")
         videos = [one] if one is not None else []
+        if one is not None:  # shown once the server holds the whole file (the chip above shows at once)
+            st.caption(f"{text(lang, 'received')}: {one.name} ({one.size / 1e6:.1f} MB)")
     name = st.text_input(text(lang, "job_name"), key=f"{key}-name-{nonce}")
     options = options_form(layout, lang, key)
     if st.button(text(lang, "generate_all" if batch else "generate"), type="primary", key=f"{key}-go"):

@@ -3,7 +3,10 @@
 - submit latency: from clicking Generate (single mode) to the job card showing "running",
   with a real daemon idle and waiting;
 - history load: from clicking the History page to its table showing, with 2,000 items
-  (200 finished jobs of 10 presenters, thumbnails on disk).
+  (200 finished jobs of 10 presenters, thumbnails on disk);
+- responsiveness during a big upload: a second browser switches between two pages over and over,
+  idle and then while a first browser uploads a 2 GB presenter video and submits it (the upload
+  travels into Streamlit's memory, then the submit copies it to disk); page switches are timed.
 
 Usage: .venv/bin/python bench/dashboard_bench.py [--runs 5]
 """
@@ -68,9 +71,63 @@ def fill_history(layout, jobs: int, items: int, thumb: bytes) -> None:
         write_finished_job(layout, [f"presenter{i}.mp4" for i in range(items)], name=f"job {j}", thumbnail=thumb)
 
 
+def padded_video(clip: Path, dest: Path, size_bytes: int) -> Path:
+    """`clip` grown to `size_bytes` by a trailing MP4 `free` box (sparse on disk): still a valid video."""
+    shutil.copyfile(clip, dest)
+    pad = size_bytes - dest.stat().st_size
+    if not 8 <= pad < 2**32:
+        raise ValueError("the padding must fit one 32-bit MP4 box")
+    with open(dest, "ab") as f:
+        f.write(pad.to_bytes(4, "big") + b"free")
+        f.truncate(size_bytes)
+    return dest
+
+
+def switch_times(page, until, expect, limit: int = 400) -> list[float]:
+    """Switch `page` between Progress and Logs until `until()` is true (at least twice); each switch's seconds."""
+    times: list[float] = []
+    targets = (("Logs", "Log file:"), ("Progress", "No jobs yet."))
+    while len(times) < 2 or (not until() and len(times) < limit):
+        label, shows = targets[len(times) % 2]
+        start = time.perf_counter()
+        page.get_by_text(label, exact=True).first.click()
+        expect(page.get_by_text(shows).first).to_be_visible(timeout=120_000)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def big_upload(page_a, page_b, audio: Path, big: Path, runs: int, expect) -> dict[str, object]:
+    """Page switches in page_b idle, during page_a's upload of `big`, and during its submit; upload/copy seconds."""
+    page_b.goto(page_b.url)
+    expect(page_b.get_by_text("Presenter video", exact=True)).to_be_visible(timeout=30_000)
+    idle = []
+    for _ in range(runs):
+        idle += switch_times(page_b, lambda: True, expect)
+    page_a.goto(page_a.url)
+    expect(page_a.get_by_text("Presenter video", exact=True)).to_be_visible(timeout=30_000)
+    files = page_a.locator("input[type=file]")
+    files.nth(0).set_input_files(str(audio))
+    start = time.perf_counter()
+    files.nth(1).set_input_files(str(big))
+    print(f"idle switches {len(idle)}; uploading...", file=sys.stderr, flush=True)
+    size_shown = page_a.get_by_text(f"Received: {big.name}")
+    uploading = switch_times(page_b, lambda: size_shown.count() > 0, expect)
+    expect(size_shown).to_be_visible(timeout=600_000)
+    upload_s = time.perf_counter() - start
+    print(f"uploaded in {upload_s:.1f} s; submitting", file=sys.stderr, flush=True)
+    start = time.perf_counter()
+    page_a.get_by_role("button", name="Generate").click()
+    submitted = page_a.get_by_text("Submitted job")
+    copying = switch_times(page_b, lambda: submitted.count() > 0, expect)
+    expect(submitted).to_be_visible(timeout=600_000)
+    copy_s = time.perf_counter() - start
+    return {"idle": idle, "uploading": uploading, "copying": copying, "upload_s": upload_s, "copy_s": copy_s}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--upload-gb", type=float, default=2.0, help="size of the big upload (0 skips it)")
     args = parser.parse_args()
     from playwright.sync_api import expect, sync_playwright
 
@@ -81,7 +138,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="lipspool-dashbench-"))
     root = work / "root"
     layout = layout_for(root)
-    audio = make_test_audio(work / "speech.wav", seconds=1.0)
+    audio = make_test_audio(work / "speech.wav", seconds=8.0)  # a job lasts long enough to be seen running
     clip = make_talking_clip(work / "presenter.mp4", seconds=2.0).path
     port = free_port()
     env = {**os.environ, "LIPSPOOL_PASSWORD": ""}
@@ -92,7 +149,7 @@ def main() -> int:
                            "--root-path", str(root)], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
                           stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
-    submit_s, history_s = [], []
+    submit_s, history_s, upload = [], [], {}
     try:
         wait_up(url)
         with sync_playwright() as p:
@@ -110,6 +167,16 @@ def main() -> int:
                 expect(page.get_by_text("· running").first).to_be_visible(timeout=60_000)
                 submit_s.append(time.perf_counter() - start)
                 expect(page.get_by_text("· done").first).to_be_visible(timeout=120_000)
+            if args.upload_gb > 0:
+                big = padded_video(clip, work / "presenter_big.mp4", int(args.upload_gb * 1e9))
+                other = browser.new_context(locale="en-US", viewport={"width": 1400, "height": 1000}).new_page()
+                other.goto(url)
+                page.goto(url)
+                upload = big_upload(page, other, audio, big, args.runs, expect)
+                expect(page.get_by_text("· done").first).to_be_visible(timeout=300_000)
+                other.context.close()
+            peak = Path(f"/proc/{ui.pid}/status").read_text().split("VmHWM:")[1].split()[0]
+            upload["streamlit_peak_mb"] = int(peak) / 1024
             daemon.terminate()  # the history is written straight into the spool: no daemon may claim it
             daemon.wait(30)
             fill_history(layout, 200, 10, thumbnail_bytes(clip))
@@ -127,6 +194,13 @@ def main() -> int:
             proc.wait(15)
         shutil.rmtree(work, ignore_errors=True)
     print(f"submit -> running: median {statistics.median(submit_s):.2f} s of {[round(v, 2) for v in submit_s]}")
+    for phase in ("idle", "uploading", "copying") if upload else ():
+        times = upload[phase]
+        print(f"page switch in another browser, {phase}: median {statistics.median(times):.2f} s, "
+              f"max {max(times):.2f} s over {len(times)} switches")
+    if upload:
+        print(f"upload of {args.upload_gb:g} GB: {upload['upload_s']:.1f} s; submit (copy + check) to "
+              f"'submitted': {upload['copy_s']:.1f} s; Streamlit's peak memory {upload['streamlit_peak_mb']:.0f} MB")
     print(f"history, 2000 items: median {statistics.median(history_s):.2f} s of {[round(v, 2) for v in history_s]}")
     return 0
 

@@ -30,6 +30,7 @@ TEXT: dict[str, dict[str, str]] = {
         "result": "结果", "all": "全部", "pick_items": "要打包的结果",
         "st_queued": "排队中", "st_running": "处理中", "st_interrupted": "已中断", "st_done": "完成",
         "st_done_with_failures": "完成（有失败）", "st_failed": "失败", "st_cancelled": "已取消", "st_rejected": "被拒绝",
+        "received": "已收到",
         "copying": "正在复制并检查 {n} 个文件…",
         "front_end": "语音分析方式",
         "front_end_help": "mouth-model：通用模型（推荐）；其他为对比用的简单规则或按人物拟合",
@@ -61,6 +62,7 @@ TEXT: dict[str, dict[str, str]] = {
         "st_queued": "queued", "st_running": "running", "st_interrupted": "interrupted", "st_done": "done",
         "st_done_with_failures": "done, some failed", "st_failed": "failed", "st_cancelled": "cancelled",
         "st_rejected": "rejected",
+        "received": "Received",
         "copying": "Copying and checking {n} files…",
         "front_end": "Speech analysis",
         "front_end_help": "mouth-model: the general model (recommended); the others are simpler rules or "

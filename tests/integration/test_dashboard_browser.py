@@ -211,7 +211,7 @@ def test_password_english_single_mode_play_and_download(root, layout, media, dae
     expect(inputs).to_have_count(2, timeout=15_000)
     inputs.nth(0).set_input_files(str(media["audio_short"]))
     inputs.nth(1).set_input_files(str(presenter))
-    expect(page.get_by_text("presenter one.mp4").first).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("Received: presenter one.mp4")).to_be_visible(timeout=30_000)  # the server has it
     page.get_by_role("button", name="Generate", exact=True).click()
     expect(page.get_by_text("Submitted job")).to_be_visible(timeout=60_000)
     expect(page.get_by_text("1 / 1").first).to_be_visible(timeout=120_000)
