@@ -254,7 +254,7 @@ def history_page(layout: Layout, lang: str) -> None:
     states = sorted({r.state for r in rows})
     left, right = st.columns(2)
     picked = left.multiselect(text(lang, "filter_state"), states, key="hist-states",
-                              format_func=lambda v: state_name(lang, v))
+                              format_func=lambda v: state_name(lang, v), placeholder=text(lang, "all"))
     query = right.text_input(text(lang, "filter_text"), key="hist-query")
     shown = history.filter_rows(rows, picked, query)
     if not shown:
@@ -283,7 +283,7 @@ def history_page(layout: Layout, lang: str) -> None:
     job_id = st.selectbox(text(lang, "select_job"), job_ids, key="hist-job")
     job_rows = [r for r in rows if r.job_id == job_id and r.output]
     picked_rows = st.multiselect(text(lang, "pick_items"), job_rows, default=job_rows, key=f"hist-items-{job_id}",
-                                 format_func=lambda r: r.presenter)
+                                 format_func=lambda r: r.presenter, placeholder=text(lang, "pick_items"))
     cols = st.columns(2)
     if picked_rows and cols[0].button(text(lang, "zip"), key="hist-zip"):
         files = [(Path(r.output), Path(r.output).name) for r in picked_rows]

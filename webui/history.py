@@ -67,12 +67,17 @@ def page_of(rows: Sequence[HistoryRow], page: int, size: int = PAGE_SIZE) -> tup
     return list(rows[(page - 1) * size: page * size]), pages
 
 
-def thumbnail_uri(path: str) -> str | None:
-    """A data: URI of a JPEG thumbnail (small: the runner writes them at 320 px), or None."""
+NO_THUMBNAIL = ("data:image/svg+xml;base64," + base64.b64encode(
+    b'<svg xmlns="http://www.w3.org/2000/svg" width="32" height="32"><rect width="32" height="32" fill="#ddd"/>'
+    b'<path d="M8 24 L24 8" stroke="#999" stroke-width="2"/></svg>').decode("ascii"))
+
+
+def thumbnail_uri(path: str) -> str:
+    """A data: URI of a JPEG thumbnail (small: the runner writes them at 320 px), or a grey placeholder."""
     if not path:
-        return None
+        return NO_THUMBNAIL
     try:
         data = Path(path).read_bytes()
     except OSError:
-        return None
+        return NO_THUMBNAIL
     return "data:image/jpeg;base64," + base64.b64encode(data).decode("ascii")

@@ -100,6 +100,7 @@ def test_history_lists_items_newest_first_filters_and_pages(layout, tmp_path) ->
     assert pages == 3 and [r.presenter for r in page] == ["v2.mp4", "v0.mp4"]
     assert history.page_of(rows, 99, size=2)[0] == rows[4:]
     assert history.thumbnail_uri(rows[0].thumbnail).startswith("data:image/jpeg;base64,")
+    assert history.thumbnail_uri("") == history.thumbnail_uri(str(tmp_path / "gone.jpg")) == history.NO_THUMBNAIL
 
 
 def test_zip_export_holds_every_file_under_unique_names(layout, tmp_path) -> None:
