@@ -6,6 +6,7 @@ import json
 import logging
 import sys
 import time
+from pathlib import Path
 from typing import TextIO
 
 from .errors import EngineError
@@ -76,6 +77,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--crf", type=int, default=None, help="x264 quality, 18..28 (lower = better)")
     r.add_argument("--preset", default=None, help="x264 preset, e.g. veryfast, medium")
     r.add_argument("--cache-dir", default=None, help="reuse per-video analysis (face tracks) kept here")
+    r.add_argument("--checkpoint", default=None, help="wav2lip: the wav2lip.pth / wav2lip_gan.pth file to load")
+    r.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="a backend's own option, e.g. batch_size=32 (repeatable)")
     p = sub.add_parser("probe", help="print what is in a media file as JSON")
     p.add_argument("file")
     t = sub.add_parser("thumbnail", help="write a JPEG of a frame near 1/3 of a video")
@@ -126,6 +130,14 @@ def _render(args: argparse.Namespace) -> int:
 
     given = {"backend": args.backend, "device": args.device, "crf": args.crf, "preset": args.preset,
              "cache_dir": args.cache_dir}
+    if args.checkpoint:
+        given["checkpoint"] = str(Path(args.checkpoint).expanduser().resolve())
+    for pair in args.option:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            print(f"error: --option takes KEY=VALUE, got {pair!r}", file=sys.stderr)
+            return 2
+        given[key] = value
     opts = RenderOptions.from_dict({k: v for k, v in given.items() if v is not None})  # validated
     printer = ProgressPrinter(sys.stderr)
     try:

@@ -27,6 +27,8 @@ MOUTH = list(range(48, 68))
 # Points the warp is anchored on: the lower face, the mouth and the nose (eyes and brows stay put).
 WARP_POINTS = sorted(set(range(1, 16)) | set(range(27, 36)) | set(MOUTH))
 STABLE = list(range(27, 48))  # nose bridge and eyes: where a similarity fit is reliable
+OUTER_LIPS = list(range(48, 60))
+EXCLUDE_GROW = 0.35  # mouths left out of the colour match are grown by this share round their centres
 
 
 @dataclass(frozen=True)
@@ -228,6 +230,17 @@ def _composite_crop(target: np.ndarray, roi: tuple[int, int, int, int], dst_poin
         warped += _colour_offset(base - warped, sigma, roi, exclude)
     alpha = blend_mask(dst_points, roi, options)[..., None]
     return np.clip(base + alpha * (warped - base) + 0.5, 0, 255).astype(np.uint8)
+
+
+def mouth_polygons(*points: np.ndarray) -> list[np.ndarray]:
+    """The outer-lip polygons of the given landmark sets, grown round their centres: left out of
+    the colour match, so neither mouth's lip colour is smeared onto the skin around the other."""
+    out = []
+    for p in points:
+        lips = np.asarray(p, np.float32)[OUTER_LIPS]
+        centre = lips.mean(axis=0)
+        out.append(centre + (lips - centre) * (1.0 + EXCLUDE_GROW))
+    return out
 
 
 def psnr(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:

@@ -23,3 +23,7 @@ class RenderCancelled(EngineError):
 
     The engine never catches it: it propagates to the caller, and no output is left behind.
     """
+
+
+class CheckpointError(EngineError):
+    """A model checkpoint is missing, unreadable, or belongs to another model; the message says which."""

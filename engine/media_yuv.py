@@ -59,3 +59,16 @@ def edit_region(frame: av.VideoFrame, region: Region, edit: Callable[[np.ndarray
     if frame.time_base is not None:
         out.pts, out.time_base = frame.pts, frame.time_base
     return out
+
+
+def read_region(frame: av.VideoFrame, region: Region) -> np.ndarray:
+    """The region (aligned as edit_region aligns it) of a yuv420p frame as RGB (h, w, 3), and nothing else converted."""
+    if frame.format.name != "yuv420p":
+        return frame.to_ndarray(format="rgb24")[region[1]:region[3], region[0]:region[2]]
+    w, h = frame.width, frame.height
+    x0, y0, x1, y1 = align_region(region, w, h)
+    rw, rh = x1 - x0, y1 - y0
+    y, u, v = _plane(frame, 0, h, w), _plane(frame, 1, h // 2, w // 2), _plane(frame, 2, h // 2, w // 2)
+    cy, cx = slice(y0 // 2, y1 // 2), slice(x0 // 2, x1 // 2)
+    i420 = np.concatenate([y[y0:y1, x0:x1].ravel(), u[cy, cx].ravel(), v[cy, cx].ravel()])
+    return cv2.cvtColor(i420.reshape(rh * 3 // 2, rw), cv2.COLOR_YUV2RGB_I420)

@@ -13,9 +13,24 @@ while [ $# -gt 0 ]; do
         *) echo "unknown argument: $1 (use --root-path DIR, --port N)" >&2; exit 2 ;;
     esac
 done
-scripts/setup.sh requirements.txt
 mkdir -p "$ROOT/logs"
 ROOT="$(cd "$ROOT" && pwd)"
+
+# PyTorch is only for the wav2lip backend: install it where it can be used (see the README).
+reqs=requirements.txt
+why="the default rewrite engine needs no PyTorch; LIPSPOOL_WAV2LIP=1 adds it"
+case "${LIPSPOOL_WAV2LIP:-auto}" in
+    1|yes|true) reqs=requirements-wav2lip.txt; why="LIPSPOOL_WAV2LIP=1" ;;
+    0|no|false) why="LIPSPOOL_WAV2LIP=0" ;;
+    *)
+        if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
+            reqs=requirements-wav2lip.txt; why="an NVIDIA GPU is present: PyTorch with CUDA for wav2lip"
+        elif compgen -G "$ROOT/models/*.pth" >/dev/null; then
+            reqs=requirements-wav2lip.txt; why="a checkpoint lies in $ROOT/models"
+        fi ;;
+esac
+echo "start: installing $reqs ($why)" >&2
+scripts/setup.sh "$reqs"
 export LIPSPOOL_ROOT="$ROOT"
 
 pidfile="$ROOT/logs/daemon.pid"

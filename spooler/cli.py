@@ -47,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--backend", default=None, help="engine backend (default: the engine's default)")
     submit.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                         help="a backend setting (value parsed as JSON when it can be)")
+    submit.add_argument("--checkpoint", default=None, metavar="PATH",
+                        help="wav2lip: a checkpoint file, or a file name in <root>/models")
     submit.add_argument("--copy", action="store_true", help="copy inputs into results/<job>/inputs/ first")
     submit.add_argument("--allow-root", action="append", default=[], metavar="DIR")
 
@@ -112,6 +114,9 @@ def cmd_submit(args: argparse.Namespace, layout: Layout) -> int:
     base = Path.cwd()
     audio, *videos = [str(protocol.resolve_input(str(s), base, allowed, layout.root)) for s in sources]
     options = _parse_options(args.backend, args.option)
+    if args.checkpoint:
+        given = Path(args.checkpoint).expanduser()
+        options["checkpoint"] = str(given.resolve()) if given.exists() else args.checkpoint
     try:
         RenderOptions.from_dict(options)  # light: catches a bad value before it is queued
     except InvalidOptions as exc:

@@ -1,6 +1,6 @@
 """Where LipSpool keeps its files, and which input folders it may read.
 
-One root folder holds spool/, results/, logs/ and cache/. Every entry point finds it the same
+One root folder holds spool/, results/, logs/, cache/ and models/. Every entry point finds it the same
 way: `--root-path DIR`, else the environment variable LIPSPOOL_ROOT, else the repository folder.
 """
 from __future__ import annotations
@@ -50,6 +50,11 @@ class Layout:
         return self.root / "cache"
 
     @property
+    def models(self) -> Path:
+        """Model checkpoints users supply (the wav2lip backend's wav2lip.pth / wav2lip_gan.pth)."""
+        return self.root / "models"
+
+    @property
     def log_file(self) -> Path:
         return self.logs / "lipspool.log"
 
@@ -63,7 +68,7 @@ class Layout:
         """Create every runtime folder (idempotent)."""
         for name in SPOOL_DIRS:
             (self.spool / name).mkdir(parents=True, exist_ok=True)
-        for path in (self.results, self.logs, self.cache):
+        for path in (self.results, self.logs, self.cache, self.models):
             path.mkdir(parents=True, exist_ok=True)
         return self
 

@@ -43,6 +43,9 @@ def new_worker_id() -> str:
     return f"{host}-{os.getpid()}-{secrets.token_hex(2)}"
 
 
+CHECKPOINT_RESCAN_BEATS = 10  # heartbeats between looks into <root>/models
+
+
 class Daemon:
     """Serves one spool until stopped."""
 
@@ -50,7 +53,7 @@ class Daemon:
         self.layout = layout.ensure()
         self.options = options or DaemonOptions()
         self.worker = WorkerInfo(worker_id=new_worker_id(), device=self.options.device, version=_version(),
-                                 backends=_usable_backends())
+                                 backends=_usable_backends(layout), checkpoints=_checkpoints(layout))
         self.stop_event = threading.Event()
         self.wake = threading.Event()
         self._writer: StatusWriter | None = None
@@ -127,8 +130,15 @@ class Daemon:
         self._observer = observer
 
     def _heartbeat_loop(self) -> None:
+        beats = 0
         while not self.stop_event.wait(self.options.heartbeat_s):
+            beats += 1
             try:
+                if beats % CHECKPOINT_RESCAN_BEATS == 0:  # a checkpoint dropped into models/ shows up without a restart
+                    found = _checkpoints(self.layout)
+                    if found != self.worker.checkpoints:
+                        self.worker.checkpoints = found
+                        self.worker.backends = _usable_backends(self.layout)
                 protocol.write_worker(self.layout, self.worker)
                 writer = self._writer
                 if writer is not None:
@@ -288,13 +298,26 @@ def _backend_name(options: dict) -> str:
         return str(options.get("backend", ""))
 
 
-def _usable_backends() -> list[str]:
-    """The backends this machine can run (published in the heartbeat for the dashboard)."""
+def _usable_backends(layout: Layout) -> list[str]:
+    """The backends this machine can run (published in the heartbeat for the dashboard).
+
+    wav2lip counts only with a checkpoint in <root>/models: without one every job would fail.
+    """
     try:
         from engine import available_backends
 
-        return list(available_backends())
+        names = list(available_backends())
     except Exception as exc:  # noqa: BLE001 - the daemon runs without this list
         log.warning("could not list the engine's backends: %s", exc)
         return []
+    if "wav2lip" in names and not _checkpoints(layout):
+        names.remove("wav2lip")
+    return names
+
+
+def _checkpoints(layout: Layout) -> list[str]:
+    """Names of the model checkpoints in <root>/models (official names first)."""
+    from engine.backends.wav2lip.locate import list_checkpoints
+
+    return [p.name for p in list_checkpoints(layout.models)]
 

@@ -188,6 +188,7 @@ class WorkerInfo:
     current_job: str = ""
     version: str = ""
     backends: list[str] = field(default_factory=list)  # the lip-sync backends usable on its machine
+    checkpoints: list[str] = field(default_factory=list)  # model files in <root>/models it can load
     schema: int = WORKER_SCHEMA
 
     def to_dict(self) -> dict[str, Any]:

@@ -151,7 +151,8 @@ class JobRunner:
             item.started = now_iso()
             self.status.current_item = item.name
         self.writer.write()
-        options = {"device": self.device, "cache_dir": str(self.layout.cache), **self.job.options}
+        options = {"device": self.device, "cache_dir": str(self.layout.cache), "models_dir": str(self.layout.models),
+                   **self.job.options}
         started = time.monotonic()
         try:
             result = engine.render(self.job.audio, item.video, part, options, self._progress_for(item, started))

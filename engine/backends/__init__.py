@@ -34,9 +34,15 @@ def _rewrite() -> Backend:
     return RewriteBackend()
 
 
+def _wav2lip() -> Backend:
+    from .wav2lip import Wav2LipBackend
+    return Wav2LipBackend()
+
+
 register("none", _none)
 register("identity", _identity)
 register("rewrite", _rewrite)
+register("wav2lip", _wav2lip)
 
 
 def backend_names() -> list[str]:

@@ -1,9 +1,11 @@
 """68-point face landmarks with dlib: HOG face detection on a reduced copy, landmarks at full size."""
 from __future__ import annotations
 
+import importlib.util
 import logging
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -33,18 +35,31 @@ class Face:
         return float(max(0.0, self.box[2] - self.box[0]) * max(0.0, self.box[3] - self.box[1]))
 
 
+def landmark_model_path() -> str:
+    """The 68-point model file inside the installed face_recognition_models package.
+
+    Found without importing the package: its __init__ needs pkg_resources, which setuptools 81
+    and newer (pulled in by torch) no longer ship.
+    """
+    spec = importlib.util.find_spec("face_recognition_models")
+    folders = list(spec.submodule_search_locations or []) if spec else []
+    for folder in folders:
+        path = Path(folder) / "models" / "shape_predictor_68_face_landmarks.dat"
+        if path.is_file():
+            return str(path)
+    raise FaceModelError("face tracking needs the face_recognition_models package (its 68-point landmark model); "
+                         "install the engine requirements")
+
+
 def _load_models() -> tuple[Any, Any]:
     """The process-wide dlib face detector and 68-point shape predictor, loaded once."""
     with _models_lock:
         if "detector" not in _models:
             try:
                 import dlib
-                import face_recognition_models
             except ImportError as exc:
-                raise FaceModelError(
-                    f"face tracking needs dlib and face_recognition_models ({exc}); "
-                    "install the engine requirements") from exc
-            path = face_recognition_models.pose_predictor_model_location()
+                raise FaceModelError(f"face tracking needs dlib ({exc}); install the engine requirements") from exc
+            path = landmark_model_path()
             try:
                 predictor = dlib.shape_predictor(path)
             except RuntimeError as exc:

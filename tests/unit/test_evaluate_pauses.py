@@ -113,7 +113,7 @@ def test_speech_frames_leave_out_pauses_and_silence() -> None:
 @pytest.fixture(scope="module")
 def presenter(tmp_path_factory: pytest.TempPathFactory) -> Path:
     pytest.importorskip("dlib")
-    pytest.importorskip("face_recognition_models")
+    pytest.importorskip("dlib")
     from engine.evaluate.synthetic import make_talking_clip
 
     return make_talking_clip(tmp_path_factory.mktemp("presenter") / "astronaut.mp4", seconds=4.0).path

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("dlib")
-pytest.importorskip("face_recognition_models")
+pytest.importorskip("dlib")
 
 from engine.faces.canonical import to_canonical_series  # noqa: E402
 from engine.cli import main  # noqa: E402

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from ...composite import composite_mouth, composite_mouth_frame
+from ...composite import composite_mouth, composite_mouth_frame, mouth_polygons
 from ...errors import InvalidOptions
 from ...faces import FaceTrack, track_video
 from ...media_audio import load_audio
@@ -28,7 +28,7 @@ from ..base import Backend, ProgressFn, RenderContext
 from ..none import NoneBackend
 from .fallback import fallback_frame, fallback_rgb
 from .library import MouthLibrary, cached_library
-from .plan import SHUT_GAP, FramePlan, adjust_opening, library_has_variety, mouth_polygons, plan_frames, warp_points
+from .plan import SHUT_GAP, FramePlan, adjust_opening, library_has_variety, plan_frames, warp_points
 
 log = logging.getLogger(__name__)
 COMPOSE_AHEAD = 4  # frames composited ahead of the encoder

@@ -12,7 +12,7 @@ from ...pingpong import pingpong_index
 from ...speech import MouthCurves
 from .library import MouthLibrary
 from .select import CLOSED_BELOW, SelectionWeights, select_sources, target_shapes
-from .shape import OUTER_LIPS, face_axes, head_pose
+from .shape import face_axes, head_pose
 
 log = logging.getLogger(__name__)
 
@@ -83,15 +83,5 @@ def adjust_opening(points: np.ndarray, delta: float, current: float) -> np.ndarr
     return out
 
 
-EXCLUDE_GROW = 0.35  # the lips' polygons are grown by this share of the mouth's size (lipstick bleeds)
 
 
-def mouth_polygons(*points: np.ndarray) -> list[np.ndarray]:
-    """The outer-lip polygons of the given landmark sets, grown round their centres: left out of
-    the colour match, so neither mouth's lip colour is smeared onto the skin around the other."""
-    out = []
-    for p in points:
-        lips = np.asarray(p, np.float32)[OUTER_LIPS]
-        centre = lips.mean(axis=0)
-        out.append(centre + (lips - centre) * (1.0 + EXCLUDE_GROW))
-    return out
