@@ -85,6 +85,33 @@ def options_form(layout: Layout, lang: str, key: str) -> dict:
             front = st.selectbox(text(lang, "front_end"), FRONT_ENDS, key=f"{key}-front", help=text(lang, "front_end_help"))
             if front != FRONT_ENDS[0]:
                 options["front_end"] = front
+        elif backend == "wav2lip":
+            options.update(wav2lip_options(layout, lang, key))
+    return options
+
+
+def worker_checkpoints(layout: Layout) -> list[str]:
+    """Checkpoint files the running workers found in <root>/models (official names first)."""
+    names: list[str] = []
+    for w in protocol.list_workers(layout, stale_after_s=STALE_WORKER_S):
+        if w.alive and w.info is not None:
+            names += [c for c in getattr(w.info, "checkpoints", []) if c not in names]
+    return names
+
+
+def wav2lip_options(layout: Layout, lang: str, key: str) -> dict:
+    """The wav2lip backend's own settings: which checkpoint, batch size, half precision."""
+    options: dict = {}
+    names = worker_checkpoints(layout)
+    if names:
+        options["checkpoint"] = st.selectbox(text(lang, "checkpoint"), names, key=f"{key}-ckpt",
+                                             help=text(lang, "checkpoint_help"))
+    batch = st.number_input(text(lang, "batch_size"), 0, 512, 0, key=f"{key}-batch", help=text(lang, "batch_help"))
+    if batch:
+        options["batch_size"] = int(batch)
+    half = st.selectbox(text(lang, "fp16"), ("auto", "true", "false"), key=f"{key}-fp16", help=text(lang, "fp16_help"))
+    if half != "auto":
+        options["fp16"] = half
     return options
 
 

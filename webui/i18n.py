@@ -15,7 +15,7 @@ TEXT: dict[str, dict[str, str]] = {
         "job_name": "任务名称（可选）", "generate": "生成", "generate_all": "全部生成",
         "options": "选项", "backend": "口型引擎", "quality": "输出质量",
         "quality_help": "x264 CRF：数值越小画质越好、文件越大（18–28 合理）",
-        "backend_help": "rewrite：用人物自己的嘴型（CPU 即可）；none：不做口型同步",
+        "backend_help": "rewrite：用人物自己的嘴型（CPU 即可）；wav2lip：官方 Wav2Lip 模型（需自备检查点，GPU 更快）；none：不做口型同步",
         "queued_videos": "待处理视频", "remove": "移除",
         "need_audio": "请先上传一个语音音频。", "need_video": "请至少上传一个人物视频。",
         "bad_file": "{name}：{reason}", "submitted": "已提交任务 {job}（{n} 个视频）。",
@@ -31,6 +31,9 @@ TEXT: dict[str, dict[str, str]] = {
         "st_queued": "排队中", "st_running": "处理中", "st_interrupted": "已中断", "st_done": "完成",
         "st_done_with_failures": "完成（有失败）", "st_failed": "失败", "st_cancelled": "已取消", "st_rejected": "被拒绝",
         "received": "已收到",
+        "checkpoint": "Wav2Lip 模型文件", "checkpoint_help": "服务器 models/ 文件夹中的检查点：wav2lip_gan.pth 画面更清晰，wav2lip.pth 口型略准（作者的说法）",
+        "batch_size": "批大小", "batch_help": "每次推理的帧数；0 = 按显存/CPU 自动选择",
+        "fp16": "半精度 (fp16)", "fp16_help": "auto：在 GPU 上若与 fp32 结果一致则用 fp16（更快）；CPU 总是 fp32",
         "copying": "正在复制并检查 {n} 个文件…",
         "front_end": "语音分析方式",
         "front_end_help": "mouth-model：通用模型（推荐）；其他为对比用的简单规则或按人物拟合",
@@ -46,7 +49,8 @@ TEXT: dict[str, dict[str, str]] = {
         "job_name": "Job name (optional)", "generate": "Generate", "generate_all": "Generate all",
         "options": "Options", "backend": "Lip-sync engine", "quality": "Output quality",
         "quality_help": "x264 CRF: lower is better and bigger (18-28 is sensible)",
-        "backend_help": "rewrite: the presenter's own mouths (CPU is enough); none: no lip-sync",
+        "backend_help": "rewrite: the presenter's own mouths (CPU is enough); wav2lip: the official Wav2Lip "
+                        "model (your checkpoint; fast on a GPU); none: no lip-sync",
         "queued_videos": "Videos to process", "remove": "Remove",
         "need_audio": "Upload a speech audio first.", "need_video": "Upload at least one presenter video.",
         "bad_file": "{name}: {reason}", "submitted": "Submitted job {job}, videos: {n}.",
@@ -63,6 +67,12 @@ TEXT: dict[str, dict[str, str]] = {
         "st_done_with_failures": "done, some failed", "st_failed": "failed", "st_cancelled": "cancelled",
         "st_rejected": "rejected",
         "received": "Received",
+        "checkpoint": "Wav2Lip checkpoint", "checkpoint_help": "a file in the server's models/ folder: wav2lip_gan.pth "
+                                                             "is sharper, wav2lip.pth syncs a little better (the "
+                                                             "authors' words)",
+        "batch_size": "Batch size", "batch_help": "frames per forward pass; 0 = chosen for the GPU memory or CPU",
+        "fp16": "Half precision (fp16)", "fp16_help": "auto: fp16 on a GPU when it agrees with fp32 (faster); "
+                                                     "the CPU always uses fp32",
         "copying": "Copying and checking {n} files…",
         "front_end": "Speech analysis",
         "front_end_help": "mouth-model: the general model (recommended); the others are simpler rules or "

@@ -230,3 +230,22 @@ def test_static_limit_is_lifted_for_big_results(monkeypatch) -> None:
     monkeypatch.setattr(share, "MAX_STATIC_BYTES", 200 * 1024 * 1024)
     assert share.lift_static_limit(5 * 1024 ** 3)
     assert starlette_routes.MAX_APP_STATIC_FILE_SIZE == share.MAX_STATIC_BYTES == 5 * 1024 ** 3
+
+
+def test_wav2lip_settings_show_when_a_worker_can_run_it(layout) -> None:
+    from spooler.records import WorkerInfo
+
+    at = _app()
+    assert "wav2lip" not in at.selectbox(key="single-backend").options  # no worker says it can
+    info = WorkerInfo(worker_id="w1", backends=["none", "rewrite", "wav2lip"],
+                      checkpoints=["wav2lip_gan.pth", "wav2lip.pth"])
+    protocol.write_worker(layout, info)
+    at = _app()
+    at.selectbox(key="single-backend").set_value("wav2lip").run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="single-ckpt").options == ["wav2lip_gan.pth", "wav2lip.pth"]
+    assert at.selectbox(key="single-fp16").value == "auto"
+    assert at.number_input(key="single-batch").value == 0
+    at.selectbox(key="single-backend").set_value("rewrite").run()
+    with pytest.raises(KeyError):
+        at.selectbox(key="single-ckpt")  # rewrite has no checkpoint to choose
