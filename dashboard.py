@@ -64,13 +64,18 @@ def password_gate(lang: str) -> bool:
     return False
 
 
-def usable_backends(layout: Layout) -> list[str]:
-    """Backends the running workers say they can run (the default first); a fixed list when none runs."""
+def from_workers(layout: Layout, attribute: str) -> list[str]:
+    """The union, in order, of one list field (backends, checkpoints) of every live worker's heartbeat."""
     names: list[str] = []
     for w in protocol.list_workers(layout, stale_after_s=STALE_WORKER_S):
         if w.alive and w.info is not None:
-            names += [b for b in getattr(w.info, "backends", []) if b not in names]
-    names = names or list(FALLBACK_BACKENDS)
+            names += [n for n in getattr(w.info, attribute, []) if n not in names]
+    return names
+
+
+def usable_backends(layout: Layout) -> list[str]:
+    """Backends the running workers say they can run (the default first); a fixed list when none runs."""
+    names = from_workers(layout, "backends") or list(FALLBACK_BACKENDS)
     return sorted(names, key=lambda b: (b != "rewrite", b))
 
 
@@ -90,19 +95,10 @@ def options_form(layout: Layout, lang: str, key: str) -> dict:
     return options
 
 
-def worker_checkpoints(layout: Layout) -> list[str]:
-    """Checkpoint files the running workers found in <root>/models (official names first)."""
-    names: list[str] = []
-    for w in protocol.list_workers(layout, stale_after_s=STALE_WORKER_S):
-        if w.alive and w.info is not None:
-            names += [c for c in getattr(w.info, "checkpoints", []) if c not in names]
-    return names
-
-
 def wav2lip_options(layout: Layout, lang: str, key: str) -> dict:
     """The wav2lip backend's own settings: which checkpoint, batch size, half precision."""
     options: dict = {}
-    names = worker_checkpoints(layout)
+    names = from_workers(layout, "checkpoints")  # files the daemons found in <root>/models
     if names:
         options["checkpoint"] = st.selectbox(text(lang, "checkpoint"), names, key=f"{key}-ckpt",
                                              help=text(lang, "checkpoint_help"))
