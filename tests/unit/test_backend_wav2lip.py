@@ -129,3 +129,23 @@ def test_a_checkpoint_is_found_by_name_in_the_models_folder(clip, audio, models,
     engine.render(audio, clip, out, {"backend": "wav2lip", "models_dir": str(models), "checkpoint": "wav2lip_gan.pth",
                                      **FAST})
     assert out.is_file()
+
+
+def test_batch_size_does_not_change_the_faces(models) -> None:
+    from engine.backends.wav2lip.infer import Generator, GeneratorSettings, probe_inputs
+
+    mels, faces = probe_inputs(8, seed=5)
+    small = Generator(GeneratorSettings(models / "wav2lip_gan.pth", batch_size=3))(mels, faces)
+    whole = Generator(GeneratorSettings(models / "wav2lip_gan.pth", batch_size=8))(mels, faces)
+    assert small.shape == whole.shape == (8, 96, 96, 3) and small.dtype == np.uint8
+    assert np.abs(small.astype(int) - whole.astype(int)).max() <= 1  # float rounding only
+    assert small.std() > 5  # not a flat grey: the random generator draws something
+
+
+def test_float16_check_measures_a_small_difference(models) -> None:
+    """The probe that decides float16 on CUDA, run here through CPU autocast: it agrees within tolerance."""
+    from engine.backends.wav2lip.checkpoint import load_generator
+    from engine.backends.wav2lip.infer import HALF_TOLERANCE, half_agrees
+
+    diff = half_agrees(load_generator(models / "wav2lip_gan.pth"), "cpu")
+    assert 0.0 < diff <= HALF_TOLERANCE
