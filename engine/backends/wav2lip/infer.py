@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 CPU_BATCH = 4  # frames per forward pass on the CPU: 4 measured fastest of 1, 4, 16, 32 (bench/wav2lip_bench.py)
 MAX_BATCH = 128  # the official default batch
-BYTES_PER_ITEM = 24 << 20  # a conservative activation footprint per frame in float32 (about 10 MB measured peak)
+BYTES_PER_ITEM = 24 << 20  # per frame in float32: twice the 10-11 MB peak measured on the CPU at batches 33 and 65
 MEMORY_SHARE = 0.5  # of the free GPU memory the batch may use
 HALF_TOLERANCE = 2.0 / 255.0  # largest float16-float32 difference accepted, in output units (two grey levels)
 
