@@ -26,8 +26,8 @@ Where it differs from the official code:
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
 import math
+from collections.abc import Iterator
 
 import numpy as np
 
