@@ -39,24 +39,19 @@ def generator_fps(model, device: str, batch: int, half: bool, runs: int) -> floa
     import torch
 
     from engine.backends.wav2lip.crops import model_batch
-    from engine.backends.wav2lip.infer import probe_inputs
+    from engine.backends.wav2lip.infer import probe_inputs, run_model
 
     mels, faces = probe_inputs(batch)
     audio = torch.from_numpy(mels[:, None]).to(device)
     face = torch.from_numpy(model_batch(faces)).to(device)
     times = []
-    with torch.inference_mode():
-        for k in range(runs + 1):
-            _sync(device)
-            start = time.perf_counter()
-            if half:
-                with torch.autocast(device_type=device, dtype=torch.float16):
-                    model(audio, face)
-            else:
-                model(audio, face)
-            _sync(device)
-            if k:  # the first pass warms up
-                times.append(time.perf_counter() - start)
+    for k in range(runs + 1):
+        _sync(device)
+        start = time.perf_counter()
+        run_model(model, audio, face, device, half)
+        _sync(device)
+        if k:  # the first pass warms up
+            times.append(time.perf_counter() - start)
     return batch / statistics.median(times)
 
 

@@ -125,19 +125,19 @@ def _sizes(text: str) -> tuple[int, ...]:
 
 
 def _render(args: argparse.Namespace) -> int:
-    from .options import RenderOptions
+    from .errors import InvalidOptions
+    from .options import RenderOptions, parse_option_pairs
     from .rendering import render
 
     given = {"backend": args.backend, "device": args.device, "crf": args.crf, "preset": args.preset,
              "cache_dir": args.cache_dir}
     if args.checkpoint:
         given["checkpoint"] = str(Path(args.checkpoint).expanduser().resolve())
-    for pair in args.option:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            print(f"error: --option takes KEY=VALUE, got {pair!r}", file=sys.stderr)
-            return 2
-        given[key] = value
+    try:
+        given.update(parse_option_pairs(args.option))
+    except InvalidOptions as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     opts = RenderOptions.from_dict({k: v for k, v in given.items() if v is not None})  # validated
     printer = ProgressPrinter(sys.stderr)
     try:

@@ -16,10 +16,25 @@ import numpy as np
 Region = tuple[int, int, int, int]  # x0, y0, x1, y1
 
 
-def _plane(frame: av.VideoFrame, index: int, height: int, width: int) -> np.ndarray:
-    """A copy of one plane without its row padding, shaped (height, width)."""
+def _plane(frame: av.VideoFrame, index: int, height: int, width: int, copy: bool = True) -> np.ndarray:
+    """One plane without its row padding, shaped (height, width): a copy, or a view of the frame's buffer."""
     plane = frame.planes[index]
-    return np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[:height, :width].copy()
+    view = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[:height, :width]
+    return view.copy() if copy else view
+
+
+def _planes(frame: av.VideoFrame, copy: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The Y, U and V planes of a yuv420p frame."""
+    w, h = frame.width, frame.height
+    return _plane(frame, 0, h, w, copy), _plane(frame, 1, h // 2, w // 2, copy), _plane(frame, 2, h // 2, w // 2, copy)
+
+
+def _crop_rgb(y: np.ndarray, u: np.ndarray, v: np.ndarray, region: Region) -> np.ndarray:
+    """An aligned region of Y, U, V planes converted to RGB (h, w, 3)."""
+    x0, y0, x1, y1 = region
+    cy, cx = slice(y0 // 2, y1 // 2), slice(x0 // 2, x1 // 2)
+    i420 = np.concatenate([y[y0:y1, x0:x1].ravel(), u[cy, cx].ravel(), v[cy, cx].ravel()])
+    return cv2.cvtColor(i420.reshape((y1 - y0) * 3 // 2, x1 - x0), cv2.COLOR_YUV2RGB_I420)
 
 
 def align_region(region: Region, width: int, height: int) -> Region:
@@ -36,12 +51,11 @@ def edit_region(frame: av.VideoFrame, region: Region, edit: Callable[[np.ndarray
         raise ValueError(f"edit_region needs a yuv420p frame, got {frame.format.name}")
     w, h = frame.width, frame.height
     x0, y0, x1, y1 = align_region(region, w, h)
-    y, u, v = _plane(frame, 0, h, w), _plane(frame, 1, h // 2, w // 2), _plane(frame, 2, h // 2, w // 2)
+    y, u, v = _planes(frame)
     rw, rh = x1 - x0, y1 - y0
     if rw >= 2 and rh >= 4:
         cy, cx = slice(y0 // 2, y1 // 2), slice(x0 // 2, x1 // 2)
-        i420 = np.concatenate([y[y0:y1, x0:x1].ravel(), u[cy, cx].ravel(), v[cy, cx].ravel()])
-        rgb = cv2.cvtColor(i420.reshape(rh * 3 // 2, rw), cv2.COLOR_YUV2RGB_I420)
+        rgb = _crop_rgb(y, u, v, (x0, y0, x1, y1))
         edited = edit(rgb.copy())
         changed = (edited != rgb).any(axis=2)
         if changed.any():
@@ -65,10 +79,4 @@ def read_region(frame: av.VideoFrame, region: Region) -> np.ndarray:
     """The region (aligned as edit_region aligns it) of a yuv420p frame as RGB (h, w, 3), and nothing else converted."""
     if frame.format.name != "yuv420p":
         return frame.to_ndarray(format="rgb24")[region[1]:region[3], region[0]:region[2]]
-    w, h = frame.width, frame.height
-    x0, y0, x1, y1 = align_region(region, w, h)
-    rw, rh = x1 - x0, y1 - y0
-    y, u, v = _plane(frame, 0, h, w), _plane(frame, 1, h // 2, w // 2), _plane(frame, 2, h // 2, w // 2)
-    cy, cx = slice(y0 // 2, y1 // 2), slice(x0 // 2, x1 // 2)
-    i420 = np.concatenate([y[y0:y1, x0:x1].ravel(), u[cy, cx].ravel(), v[cy, cx].ravel()])
-    return cv2.cvtColor(i420.reshape(rh * 3 // 2, rw), cv2.COLOR_YUV2RGB_I420)
+    return _crop_rgb(*_planes(frame, copy=False), align_region(region, frame.width, frame.height))

@@ -55,3 +55,28 @@ class RenderOptions:
     def to_dict(self) -> dict[str, Any]:
         """The JSON form (inverse of from_dict)."""
         return asdict(self)
+
+
+def parse_option_pairs(pairs: list[str]) -> dict[str, str]:
+    """Command-line KEY=VALUE strings (repeatable --option) as a dict; InvalidOptions for a malformed one."""
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise InvalidOptions(f"--option takes KEY=VALUE, got {pair!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def parse_flag(name: str, value: Any, allow_auto: bool = False) -> bool | None:
+    """A yes/no option given as a bool, 1/0, true/false, yes/no or on/off; None for "auto" where allowed."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    if allow_auto and text == "auto":
+        return None
+    raise InvalidOptions(f"{name} must be {'auto, ' if allow_auto else ''}true or false, got {value!r}")

@@ -52,8 +52,9 @@ class Daemon:
     def __init__(self, layout: Layout, options: DaemonOptions | None = None) -> None:
         self.layout = layout.ensure()
         self.options = options or DaemonOptions()
+        found = _checkpoints(layout)
         self.worker = WorkerInfo(worker_id=new_worker_id(), device=self.options.device, version=_version(),
-                                 backends=_usable_backends(layout), checkpoints=_checkpoints(layout))
+                                 backends=_usable_backends(found), checkpoints=found)
         self.stop_event = threading.Event()
         self.wake = threading.Event()
         self._writer: StatusWriter | None = None
@@ -138,7 +139,7 @@ class Daemon:
                     found = _checkpoints(self.layout)
                     if found != self.worker.checkpoints:
                         self.worker.checkpoints = found
-                        self.worker.backends = _usable_backends(self.layout)
+                        self.worker.backends = _usable_backends(found)
                 protocol.write_worker(self.layout, self.worker)
                 writer = self._writer
                 if writer is not None:
@@ -298,10 +299,10 @@ def _backend_name(options: dict) -> str:
         return str(options.get("backend", ""))
 
 
-def _usable_backends(layout: Layout) -> list[str]:
+def _usable_backends(checkpoints: list[str]) -> list[str]:
     """The backends this machine can run (published in the heartbeat for the dashboard).
 
-    wav2lip counts only with a checkpoint in <root>/models: without one every job would fail.
+    wav2lip counts only with a checkpoint in <root>/models (`checkpoints`): without one every job would fail.
     """
     try:
         from engine import available_backends
@@ -310,7 +311,7 @@ def _usable_backends(layout: Layout) -> list[str]:
     except Exception as exc:  # noqa: BLE001 - the daemon runs without this list
         log.warning("could not list the engine's backends: %s", exc)
         return []
-    if "wav2lip" in names and not _checkpoints(layout):
+    if "wav2lip" in names and not checkpoints:
         names.remove("wav2lip")
     return names
 

@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 from ..errors import EngineError
-from ..options import RenderOptions
+from ..options import RenderOptions, parse_option_pairs
 from .report import VOICES, LineSink
 
 log = logging.getLogger(__name__)
@@ -48,17 +48,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return parser
 
 
-def _extra_options(pairs: list[str]) -> dict[str, str]:
-    """KEY=VALUE strings as a dict."""
-    out = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise EngineError(f"--option takes KEY=VALUE, got {pair!r}")
-        out[key.strip()] = value.strip()
-    return out
-
-
 def run(args: argparse.Namespace) -> int:
     """Run the evaluate command from parsed arguments; returns the exit status."""
     from .oracle import ORACLE_NAME, oracle_renderer
@@ -79,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
 
                 get_backend(args.backend)  # fail now, not once per clip
                 options = {"device": args.device, "crf": args.crf, "cache_dir": str(cache_dir),
-                           **_extra_options(args.option)}
+                           **parse_option_pairs(args.option)}
                 factory = (holdout_renderer(args.backend, options, args.holdout_models) if args.holdout_models
                            else backend_renderer(args.backend, options))
             result = evaluate_clips(args.clips, factory, args.backend, workdir=args.work_dir,

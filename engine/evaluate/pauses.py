@@ -334,13 +334,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     """Run the pausetest command from parsed arguments: a JSON line per video, then a summary line."""
     from ..backends import get_backend
-    from .cli import _extra_options
+    from ..options import parse_option_pairs
 
     missing = [v for v in [*args.videos, args.speech] if not Path(v).is_file()]
     if missing:
         raise EngineError(f"file not found: {', '.join(missing)}")
     get_backend(args.backend)  # fail now, not once per video
-    extra = _extra_options(args.option)
+    extra = parse_option_pairs(args.option)
     reports: list[PauseReport] = []
     failed = 0
     with LineSink(args.json_out) as emit:

@@ -20,6 +20,7 @@ from ...errors import InvalidOptions
 from ...faces import FaceTrack, track_video
 from ...media_audio import load_audio
 from ...media_read import Frame
+from ...options import parse_flag
 from ...pingpong import pingpong_index
 from ...prefetch import prefetch
 from ...speech import DEFAULT_FRONT_END, FRONT_ENDS, MouthCurves, PresenterSample, predict_mouth
@@ -86,15 +87,7 @@ def mouth_model_option(ctx: RenderContext):  # noqa: ANN201 - MouthModel | None
 
 def flag_option(ctx: RenderContext, name: str, default: bool) -> bool:
     """A yes/no render option given as a bool, 0/1 or true/false."""
-    value = ctx.options.extra.get(name, default)
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off"):
-        return False
-    raise InvalidOptions(f"{name} must be true or false, got {value!r}")
+    return bool(parse_flag(name, ctx.options.extra.get(name, default)))
 
 
 class _Job:

@@ -13,7 +13,6 @@ true, false).
 """
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,10 +20,10 @@ import numpy as np
 
 from ...errors import CheckpointError, InvalidOptions
 from ...media_read import Frame
+from ...options import parse_flag
 from ..base import Backend, ProgressFn, RenderContext
 from .locate import WHERE_FROM, models_dir, resolve_checkpoint, torch_installed
 
-log = logging.getLogger(__name__)
 GENERATE_AHEAD = 8  # frames generated and composited ahead of the encoder
 
 
@@ -36,7 +35,7 @@ class Wav2LipBackend(Backend):
     def is_available(self) -> tuple[bool, str]:
         """Usable where PyTorch is installed; the checkpoint is checked when a render starts."""
         if not torch_installed():
-            return False, "needs PyTorch: run scripts/setup.sh --wav2lip (see the README)"
+            return False, "needs PyTorch: LIPSPOOL_WAV2LIP=1 scripts/start.sh installs it (see the README)"
         return True, "Wav2Lip with the official checkpoint you supply (GPU, or CPU slowly)"
 
     def frames(self, ctx: RenderContext, progress: ProgressFn) -> Iterator[np.ndarray]:
@@ -73,11 +72,8 @@ def settings_for(ctx: RenderContext):  # noqa: ANN201 - infer.GeneratorSettings
         batch = -1
     if batch < 0:
         raise InvalidOptions(f"batch_size must be a whole number >= 0 (0 = automatic), got {extra.get('batch_size')!r}")
-    half = str(extra.get("fp16", "auto")).strip().lower()
-    if half not in ("auto", "true", "false", "1", "0", "yes", "no"):
-        raise InvalidOptions(f"fp16 must be auto, true or false, got {extra.get('fp16')!r}")
     return GeneratorSettings(checkpoint=Path(checkpoint), device=ctx.options.device, batch_size=batch,
-                             half=None if half == "auto" else half in ("true", "1", "yes"))
+                             half=parse_flag("fp16", extra.get("fp16", "auto"), allow_auto=True))
 
 
 def _job(ctx: RenderContext, progress: ProgressFn):  # noqa: ANN202

@@ -7,7 +7,6 @@ runs in float32. A loaded generator is kept for the next item of the same checkp
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,15 +65,21 @@ def probe_inputs(n: int = 4, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return mels, faces
 
 
+def run_model(model: Wav2Lip, audio: torch.Tensor, face: torch.Tensor, device: str, half: bool) -> torch.Tensor:
+    """One forward pass without gradients, in float16 autocast when `half`; the output as float32."""
+    with torch.inference_mode():
+        if half:
+            with torch.autocast(device_type=device, dtype=torch.float16):
+                return model(audio, face).float()
+        return model(audio, face).float()
+
+
 def half_agrees(model: Wav2Lip, device: str) -> float:
     """The largest difference between float16 and float32 outputs of the model on the probe batch."""
     mels, faces = probe_inputs()
     audio = torch.from_numpy(mels[:, None]).to(device)
     face = torch.from_numpy(model_batch(faces)).to(device)
-    with torch.inference_mode():
-        full = model(audio, face).float()
-        with torch.autocast(device_type=device, dtype=torch.float16):
-            half = model(audio, face).float()
+    full, half = run_model(model, audio, face, device, False), run_model(model, audio, face, device, True)
     return float((full - half).abs().max())
 
 
@@ -98,14 +103,8 @@ class Generator:
         for start in range(0, len(mels), self.batch_size):
             audio = torch.from_numpy(np.ascontiguousarray(mels[start:start + self.batch_size, None], np.float32))
             face = torch.from_numpy(model_batch(faces_bgr[start:start + self.batch_size]))
-            with torch.inference_mode():
-                audio, face = audio.to(self.device), face.to(self.device)
-                if self.half:
-                    with torch.autocast(device_type=self.device, dtype=torch.float16):
-                        pred = self.model(audio, face)
-                else:
-                    pred = self.model(audio, face)
-                out.append(output_faces(pred.float().cpu().numpy()))
+            pred = run_model(self.model, audio.to(self.device), face.to(self.device), self.device, self.half)
+            out.append(output_faces(pred.cpu().numpy()))
         return np.concatenate(out) if out else np.zeros((0, FACE_SIZE, FACE_SIZE, 3), np.uint8)
 
 
@@ -117,7 +116,7 @@ def cached_generator(settings: GeneratorSettings) -> Generator:
     """The Generator for these settings, reused while the checkpoint file is unchanged (one kept at a time)."""
     path = Path(settings.checkpoint)
     stat = path.stat() if path.is_file() else None
-    key = (settings, stat.st_mtime_ns if stat else None, stat.st_size if stat else None, os.getpid())
+    key = (settings, stat.st_mtime_ns if stat else None, stat.st_size if stat else None)
     with _LOCK:
         if key not in _CACHE:
             _CACHE.clear()  # one generator in memory at a time
