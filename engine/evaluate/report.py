@@ -11,7 +11,9 @@ import numpy as np
 SCHEMA = 2  # 2: records say which voice drove the render ("voice")
 VOICES = ("own", "other")  # the clip's own target audio, or it resynthesised in another voice
 SUMMARY_FIELDS = ("aperture_r", "lag", "aperture_r0", "mouth_lmd", "baseline_lmd", "baseline_r", "loudness_r",
-                  "silence_ratio", "silence_ratio_true", "psnr_outside", "jitter_ratio")
+                  "silence_ratio", "silence_ratio_true", "psnr_outside", "jitter_ratio",
+                  "flicker_ratio_median", "flicker_ratio_p90", "flicker_out_median", "flicker_out_p90",
+                  "flicker_template_median", "flicker_template_p90")
 
 
 def _clean(value: Any) -> Any:
@@ -46,6 +48,9 @@ class ClipReport(JsonLine):
 
     lag > 0: the output's mouth moves that many frames after the truth (loudness_lag > 0: the true
     mouth moves after the sound). silence_ratio is the output's, silence_ratio_true the truth's.
+    flicker_*: frame-to-frame change of the face-aligned mouth region (`flicker`: mean CIELAB dE76
+    per frame pair) of the output, the template half and the true half, median and 90th
+    percentile over pairs; the ratios are the output's over the template's (1.0: no added flicker).
     """
 
     clip: str
@@ -76,6 +81,14 @@ class ClipReport(JsonLine):
     out_frames: int  # frames the output actually had
     psnr_outside: float = float("nan")  # dB, output vs input outside the lower face grown 15 % (median)
     jitter_ratio: float = float("nan")  # eye/nose motion of the output over the input's (1.0: none added)
+    flicker_out_median: float = float("nan")  # dE76 per frame pair, output
+    flicker_out_p90: float = float("nan")
+    flicker_template_median: float = float("nan")  # the same over the template half (source frames 0..K-1)
+    flicker_template_p90: float = float("nan")
+    flicker_true_median: float = float("nan")  # the same over the true second half (source frames K..N-1)
+    flicker_true_p90: float = float("nan")
+    flicker_ratio_median: float = float("nan")  # output over template (1.0: no added flicker)
+    flicker_ratio_p90: float = float("nan")
     voice: str = "own"  # the voice of the audio the renderer got (VOICES)
     seconds: float = 0.0  # wall time of this clip's evaluation
     kind: str = "clip"

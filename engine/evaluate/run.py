@@ -7,6 +7,10 @@ against the true second half, and against the baseline: the template's own frame
 the target's length, exactly what the `none` backend shows, measured on the decoded source
 without any re-encoding.
 
+The same decode passes that find the landmarks (of the source clip, cached with them, and of the
+output) also cut each frame's face-aligned mouth region, whose frame-to-frame change gives the
+flicker figures (`flicker`): the output's against the template half's own.
+
 With voice "other" (QUALITY.md, "Another voice") the renderer gets the target audio resynthesised
 in a voice of the other sex (`voice.other_voice`), written next to the target WAV; the true frames
 and the loudness figures still come from the clip's own target audio.
@@ -18,7 +22,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -28,14 +32,14 @@ from ..media_audio import load_audio, write_wav
 from ..media_probe import probe
 from ..media_read import iter_frames
 from ..pingpong import pingpong_index
-from . import loudness, metrics, picture
+from . import flicker, loudness, metrics, picture
 from ..faces.canonical import to_canonical_series
 from .clips import ClipCut, ClipSplit, iter_clip_frames, plan_cut, split_clip
 from .errors import EvaluationError, UnusableClipError
 from .renderers import RendererFactory
 from .report import VOICES, ClipFailure, ClipReport, Summary, summarise
 from .sheet import SheetBlock, crops_at, sheet_indices
-from .tracking import cached_track_video, track_video
+from .tracking import cached_track_video_with_change, track_video_with_change
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +126,15 @@ def score(cut: ClipCut, clip_name: str, renderer: str, true_pts: np.ndarray, out
         faces_template=metrics.found_share(template_pts), out_frames=out_frames)
 
 
+def flicker_of(src_change: np.ndarray, out_change: np.ndarray, k: int, n: int, m: int) -> flicker.FlickerFigures:
+    """Flicker figures from per-frame change series: the output's first m frames against source frames 0..k-1.
+
+    Only pairs inside one half count: template pairs (0,1)..(k-2,k-1), true pairs (k,k+1)..(n-2,n-1),
+    output pairs (0,1)..(m-2,m-1).
+    """
+    return flicker.flicker_figures(out_change[1:m], src_change[1:k], src_change[k + 1:n])
+
+
 def evaluate_clip(clip: str | os.PathLike[str], make_renderer: RendererFactory, workdir: str | os.PathLike[str],
                   workers: int = 1, landmark_cache: str | os.PathLike[str] | None = None,
                   sheet: bool = False, voice: str = "own") -> ClipEvaluation:
@@ -133,7 +146,8 @@ def evaluate_clip(clip: str | os.PathLike[str], make_renderer: RendererFactory, 
     check_voice(voice)
     clip = Path(clip)
     info = probe(clip, "video")
-    src_pts = cached_track_video(clip, info.fps, landmark_cache, workers)
+    src = cached_track_video_with_change(clip, info.fps, landmark_cache, workers)
+    src_pts = src.points
     cut = plan_cut(clip, n_decoded=len(src_pts))
     k, n, m = cut.template_frames, cut.n_frames, cut.target_frames
     template_pts, true_pts = src_pts[:k], src_pts[k:n]
@@ -148,7 +162,8 @@ def evaluate_clip(clip: str | os.PathLike[str], make_renderer: RendererFactory, 
     t = time.monotonic()
     renderer(seen.template, seen.target_audio, out)
     log.info("%s: rendered with %s in %.1f s", clip.name, renderer.name, time.monotonic() - t)
-    out_pts = track_video(out, cut.fps, workers=workers)
+    out_track = track_video_with_change(out, cut.fps, workers=workers)
+    out_pts = out_track.points
     if len(out_pts) != m:
         log.warning("%s: the output has %d frames, the target %d; comparing the first %d", clip.name,
                     len(out_pts), m, min(len(out_pts), m))
@@ -158,6 +173,7 @@ def evaluate_clip(clip: str | os.PathLike[str], make_renderer: RendererFactory, 
     forward = min(m, k, len(out_pts))
     report.psnr_outside = picture.psnr_outside_lower_face(out, seen.template, cut.fps, template_pts, forward)
     report.jitter_ratio = picture.jitter_ratio(out_pts[:forward], template_pts[:forward])
+    report = replace(report, **asdict(flicker_of(src.change, out_track.change, k, n, m)))
     block = None
     if sheet:
         idx = sheet_indices(m)

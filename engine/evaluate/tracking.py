@@ -5,6 +5,12 @@ GIL): one pool per process, kept for later calls so each worker loads the models
 by a fork server (never forked from this multi-threaded process); frames are handed out through
 a bounded window so memory stays at a few dozen frames. A source clip's landmarks can be cached
 on disk, keyed by the file's path, size, mtime and rate.
+
+`track_video_with_change` also cuts each frame's face-aligned mouth region (`flicker`) in the
+same decode pass, in the same worker as its landmarks, and returns the frame-to-frame change
+series beside the landmarks; `cached_track_video_with_change` caches that series next to the
+landmarks (when only the landmarks are cached, the frames are decoded once more, without
+detection, to cut the regions).
 """
 from __future__ import annotations
 
@@ -18,11 +24,14 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ..media_read import iter_frames
+from . import flicker
 from .errors import EvaluationError
 
 log = logging.getLogger(__name__)
@@ -44,6 +53,20 @@ def frame_landmarks(rgb: np.ndarray) -> np.ndarray:
     if not faces:
         return np.full((N_POINTS, 2), np.nan, np.float32)
     return np.asarray(faces[0].points, np.float32)
+
+
+def frame_landmarks_and_region(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """`frame_landmarks` and the frame's face-aligned mouth region (`flicker.mouth_region`, None: no face)."""
+    points = frame_landmarks(rgb)
+    return points, flicker.mouth_region(rgb, points)
+
+
+@dataclass
+class TrackedVideo:
+    """Landmarks of every frame and the per-frame change of the mouth region (`flicker`)."""
+
+    points: np.ndarray  # (n, 68, 2) float32, NaN where no face
+    change: np.ndarray  # (n,) float64: change[k] from frame k-1 to k, NaN at 0 and where a face is missing
 
 
 def _pool(workers: int) -> ProcessPoolExecutor:
@@ -72,24 +95,34 @@ def shutdown_pools() -> None:
 
 
 def track_frames(frames: Iterable[np.ndarray], workers: int = 1,
-                 on_frame: FrameProgress | None = None) -> np.ndarray:
-    """(n, 68, 2) float32 landmarks for every frame (NaN where no face), in order."""
-    out: list[np.ndarray] = []
+                 on_frame: FrameProgress | None = None,
+                 meter: flicker.ChangeMeter | None = None) -> np.ndarray:
+    """(n, 68, 2) float32 landmarks for every frame (NaN where no face), in order.
 
-    def done(points: np.ndarray) -> None:
-        out.append(points)
+    With a `meter`, each frame's mouth region is cut in the same pass and fed to it in order.
+    """
+    out: list[np.ndarray] = []
+    work: Callable[[np.ndarray], Any] = frame_landmarks if meter is None else frame_landmarks_and_region
+
+    def done(result: Any) -> None:
+        if meter is None:
+            out.append(result)
+        else:
+            points, region = result
+            out.append(points)
+            meter.add(region)
         if on_frame is not None:
             on_frame(len(out))
 
     if workers <= 1:
         for frame in frames:
-            done(frame_landmarks(frame))
+            done(work(frame))
     else:
         pool = _pool(workers)
-        pending: deque[Future[np.ndarray]] = deque()
+        pending: deque[Future[Any]] = deque()
         try:
             for frame in frames:
-                pending.append(pool.submit(frame_landmarks, np.ascontiguousarray(frame)))
+                pending.append(pool.submit(work, np.ascontiguousarray(frame)))
                 if len(pending) >= workers * WINDOW_PER_WORKER:
                     done(pending.popleft().result())
             while pending:
@@ -112,10 +145,41 @@ def track_video(path: str | os.PathLike[str], fps: float | None = None, max_fram
     return track_frames(iter_frames(path, fps, max_frames=max_frames), workers)
 
 
+def track_video_with_change(path: str | os.PathLike[str], fps: float | None = None,
+                            max_frames: int | None = None, workers: int = 1) -> TrackedVideo:
+    """Landmarks and mouth-region change of every frame of a video, from one decode pass."""
+    meter = flicker.ChangeMeter()
+    points = track_frames(iter_frames(path, fps, max_frames=max_frames), workers, meter=meter)
+    return TrackedVideo(points=points, change=meter.series())
+
+
 def _cache_key(path: Path, fps: float) -> str:
     st = path.stat()
     raw = f"v{CACHE_VERSION}|{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{fps:.6f}"
     return hashlib.sha1(raw.encode()).hexdigest()[:20]
+
+
+def _cache_file(path: Path, fps: float, cache_dir: str | os.PathLike[str], kind: str) -> Path:
+    return Path(cache_dir) / "evaluate-landmarks" / f"{path.stem}-{_cache_key(path, fps)}{kind}.npy"
+
+
+def _load(file: Path, name: str, what: str) -> np.ndarray | None:
+    if not file.exists():
+        return None
+    try:
+        data = np.load(file)
+        log.info("%s: %s from cache %s", name, what, file)
+        return data
+    except (OSError, ValueError) as exc:
+        log.warning("%s: unreadable %s cache %s (%s); computing again", name, what, file, exc)
+        return None
+
+
+def _save(file: Path, data: np.ndarray) -> None:
+    file.parent.mkdir(parents=True, exist_ok=True)
+    tmp = file.with_name(f"{file.stem}.{os.getpid()}.tmp.npy")
+    np.save(tmp, data)
+    os.replace(tmp, file)
 
 
 def cached_track_video(path: str | os.PathLike[str], fps: float, cache_dir: str | os.PathLike[str] | None,
@@ -124,18 +188,34 @@ def cached_track_video(path: str | os.PathLike[str], fps: float, cache_dir: str 
     path = Path(path)
     if not cache_dir:
         return track_video(path, fps, workers=workers)
-    folder = Path(cache_dir) / "evaluate-landmarks"
-    file = folder / f"{path.stem}-{_cache_key(path, fps)}.npy"
-    if file.exists():
-        try:
-            points = np.load(file)
-            log.info("%s: landmarks from cache %s", path.name, file)
-            return points
-        except (OSError, ValueError) as exc:
-            log.warning("%s: unreadable landmark cache %s (%s); detecting again", path.name, file, exc)
-    points = track_video(path, fps, workers=workers)
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = file.with_suffix(f".{os.getpid()}.tmp.npy")
-    np.save(tmp, points)
-    os.replace(tmp, file)
+    file = _cache_file(path, fps, cache_dir, "")
+    points = _load(file, path.name, "landmarks")
+    if points is None:
+        points = track_video(path, fps, workers=workers)
+        _save(file, points)
     return points
+
+
+def cached_track_video_with_change(path: str | os.PathLike[str], fps: float,
+                                   cache_dir: str | os.PathLike[str] | None, workers: int = 1) -> TrackedVideo:
+    """`track_video_with_change(path, fps)`, both series read from / saved to `cache_dir` when one is given.
+
+    The landmarks share `cached_track_video`'s cache file; the change series sits beside them,
+    named by `flicker.VERSION`.
+    """
+    path = Path(path)
+    if not cache_dir:
+        return track_video_with_change(path, fps, workers=workers)
+    points_file = _cache_file(path, fps, cache_dir, "")
+    change_file = _cache_file(path, fps, cache_dir, f".mouth-change-v{flicker.VERSION}")
+    points = _load(points_file, path.name, "landmarks")
+    change = _load(change_file, path.name, "mouth change") if points is not None else None
+    if points is not None and change is not None and len(change) == len(points):
+        return TrackedVideo(points=points, change=change)
+    if points is None:
+        tracked = track_video_with_change(path, fps, workers=workers)
+        _save(points_file, tracked.points)
+    else:  # landmarks cached by an older run: cut the regions with them, no detection
+        tracked = TrackedVideo(points=points, change=flicker.frame_change_series(iter_frames(path, fps), points))
+    _save(change_file, tracked.change)
+    return tracked
