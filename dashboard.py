@@ -19,7 +19,7 @@ import streamlit as st
 from spooler import protocol
 from spooler.config import Layout, layout_for
 from spooler.records import FINISHED_STATES, JobState, JobStatus
-from webui import export, history, jobs, share
+from webui import export, history, jobs, share, template_check
 from webui.choices import FALLBACK_BACKENDS, FRONT_ENDS
 from webui.i18n import LANGUAGE_NAMES, LANGUAGES, preferred_language, state_name, text
 from webui.jobs import Upload
@@ -142,6 +142,7 @@ def submit_page(layout: Layout, lang: str, batch: bool) -> None:
         videos = [one] if one is not None else []
         if one is not None:  # shown once the server holds the whole file (the chip above shows at once)
             st.caption(f"{text(lang, 'received')}: {one.name} ({one.size / 1e6:.1f} MB)")
+    template_checks(layout, lang, videos)
     name = st.text_input(text(lang, "job_name"), key=f"{key}-name-{nonce}")
     options = options_form(layout, lang, key)
     if st.button(text(lang, "generate_all" if batch else "generate"), type="primary", key=f"{key}-go"):
@@ -167,6 +168,34 @@ def submit_page(layout: Layout, lang: str, batch: bool) -> None:
     last = st.session_state.get(f"{key}-last")
     if last:
         job_progress(layout, lang, last, key=f"{key}-progress")
+
+
+def template_checks(layout: Layout, lang: str, files: list) -> None:
+    """Each uploaded presenter's template check: started once per file in the background, shown when done."""
+    checks = st.session_state.setdefault("template-checks", {})
+    for f in files:
+        if f.file_id not in checks:
+            checks[f.file_id] = template_check.start(layout, f.name, f)
+    if not files:
+        return
+    pending = any(not checks[f.file_id].done() for f in files)
+
+    @st.fragment(run_every=REFRESH_S if pending else None)
+    def live() -> None:
+        waiting = False
+        for f in files:
+            future = checks[f.file_id]
+            if not future.done():
+                st.caption(text(lang, "tc_checking", name=f.name))
+                waiting = True
+                continue
+            kind, headline, advice = template_check.lines_for(future.result(), lang)
+            box = {"success": st.success, "warning": st.warning, "error": st.error}.get(kind, st.info)
+            box(f"**{f.name}** · {text(lang, 'tc_title')}: {headline}" + "".join(f"\n- {a}" for a in advice))
+        if pending and not waiting:
+            st.rerun()  # every check is done: draw the page once more, without polling
+
+    live()
 
 
 def page_base() -> str:

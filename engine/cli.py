@@ -111,6 +111,11 @@ def _parser() -> argparse.ArgumentParser:
     from .evaluate.pauses import add_arguments as add_pause_arguments
 
     add_pause_arguments(sub.add_parser("pausetest", help="does the mouth close in pauses? (QUALITY.md, Pauses)"))
+    c = sub.add_parser("check", help="will a presenter video make a good template? figures, verdict and advice")
+    c.add_argument("videos", nargs="+", metavar="VIDEO", help="presenter videos or photos")
+    c.add_argument("--json", action="store_true", help="one JSON line per file instead of text")
+    c.add_argument("--cache-dir", default=None, help="the analysis cache: a face track found there is used")
+    c.add_argument("--lang", choices=("en", "zh"), default="en", help="language of the text output")
     return parser
 
 
@@ -216,6 +221,12 @@ def _pausetest(args: argparse.Namespace) -> int:
     return run_pausetest(args)
 
 
+def _check(args: argparse.Namespace) -> int:
+    from .template_check.cli import run as run_check
+
+    return run_check(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit status (0 ok, 1 engine error, 2 usage, 130 interrupted)."""
     args = _parser().parse_args(argv)
@@ -223,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     handler = {"render": _render, "probe": _probe, "thumbnail": _thumbnail, "backends": _backends,
                "bench": _bench, "evaluate": _evaluate, "frontends": _frontends, "train-mouth": _train_mouth,
-               "pausetest": _pausetest, "speechsheet": _speechsheet}
+               "pausetest": _pausetest, "speechsheet": _speechsheet, "check": _check}
     try:
         return handler[args.command](args)
     except EngineError as exc:

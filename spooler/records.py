@@ -103,6 +103,10 @@ class ItemStatus:
     finished: str = ""
     render_s: float = 0.0
     duration_s: float = 0.0
+    # the engine's template check of the video (engine.template_check.TemplateReport.to_dict()), set
+    # before rendering; None (absent from the JSON) until then, when the check failed, or in files
+    # written before it existed
+    template_check: dict[str, Any] | None = None
 
 
 @dataclass
@@ -157,6 +161,8 @@ class JobStatus:
         data["state"] = self.state.value
         for item in data["items"]:
             item["state"] = ItemState(item["state"]).value
+            if item.get("template_check") is None:
+                item.pop("template_check", None)  # optional: absent rather than null
         return data
 
     @classmethod

@@ -155,6 +155,7 @@ class JobRunner:
                    **self.job.options}
         started = time.monotonic()
         try:
+            self._check_template(item, options, self._progress_for(item, started))
             result = engine.render(self.job.audio, item.video, part, options, self._progress_for(item, started))
             engine.write_thumbnail(part, thumb)
             os.replace(part, final)
@@ -180,6 +181,29 @@ class JobRunner:
         self._mark(item, ItemState.DONE, "")
         log.info("job %s item %d/%d done: %s (%.1fs)", self.job.id, item.index + 1, len(self.status.items),
                  final.name, item.render_s)
+
+    def _check_template(self, item: ItemStatus, options: dict, progress: Callable[[str, float], None]) -> None:
+        """Put the engine's template check of the item's video into its status; a failure is only logged.
+
+        It runs with the render's options, so the face track it computes lands in the render's cache
+        folder and the render reads it back instead of tracking the faces again.
+        """
+        engine = self._engine()
+        try:
+            from engine.template_check import check_before_render
+
+            report = check_before_render(item.video, options, progress)
+        except (StopRequested, OwnershipLost, engine.RenderCancelled):
+            raise
+        except Exception as exc:  # the check only informs: it never fails the item
+            log.warning("job %s item %d (%s): template check failed, rendering anyway: %s: %s", self.job.id,
+                        item.index + 1, item.name, type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "")
+            return
+        with self.writer.lock:
+            item.template_check = report.to_dict()
+        self.writer.write()
+        log.info("job %s item %d (%s): template %s%s", self.job.id, item.index + 1, item.name, report.verdict.value,
+                 "".join(f"; {a['en']}" for a in report.advice))
 
     def _progress_for(self, item: ItemStatus, started: float) -> Callable[[str, float], None]:
         engine = self._engine()

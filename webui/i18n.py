@@ -37,6 +37,11 @@ TEXT: dict[str, dict[str, str]] = {
         "copying": "正在复制并检查 {n} 个文件…",
         "front_end": "语音分析方式",
         "front_end_help": "mouth-model：通用模型（推荐）；其他为对比用的简单规则或按人物拟合",
+        "tc_title": "模板检查", "tc_checking": "正在检查 {name} 是否适合作模板…",
+        "tc_good": "良好", "tc_usable": "可用", "tc_poor": "较差",
+        "tc_failed": "无法检查：{reason}",
+        "tc_figures": "人脸 {face}% 的画面，高 {px} 像素；说话约 {speech:.0f} 秒；{shapes} 种嘴型",
+        "tc_figures_photo": "照片；人脸高 {px} 像素",
     },
     "en": {
         "title": "LipSpool batch lip-sync",
@@ -77,6 +82,11 @@ TEXT: dict[str, dict[str, str]] = {
         "front_end": "Speech analysis",
         "front_end_help": "mouth-model: the general model (recommended); the others are simpler rules or "
                           "per-presenter fits, for comparison",
+        "tc_title": "Template check", "tc_checking": "Checking whether {name} makes a good template…",
+        "tc_good": "good", "tc_usable": "usable", "tc_poor": "poor",
+        "tc_failed": "Could not check: {reason}",
+        "tc_figures": "face in {face}% of the frames, {px} px high; about {speech:.0f} s of speech; {shapes} mouth shapes",
+        "tc_figures_photo": "a photo; face {px} px high",
     },
 }
 

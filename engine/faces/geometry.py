@@ -72,3 +72,20 @@ class BoxModel:
             c = c + shift
         h = self.half * scale
         return np.array([c[0] - h[0], c[1] - h[1], c[0] + h[0], c[1] + h[1]], np.float32)
+
+
+def face_axes(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """(across, down) unit vectors of the face in the image, from its outer eye corners (36, 45),
+    and the distance between those corners in pixels (the face's scale)."""
+    axis = points[45].astype(np.float64) - points[36]
+    iod = float(np.linalg.norm(axis)) or 1.0
+    u = axis / iod
+    return u, np.array([-u[1], u[0]]), iod
+
+
+def head_pose(points: np.ndarray) -> np.ndarray:
+    """(roll, yaw, pitch) proxies from image points: eye-line angle (radians), and the nose tip's
+    offset from the eyes' midpoint across and along the face, in eye-corner distances."""
+    u, v, iod = face_axes(points)
+    rel = points[30].astype(np.float64) - (points[36].astype(np.float64) + points[45]) / 2
+    return np.array([np.arctan2(u[1], u[0]), float(rel @ u) / iod, float(rel @ v) / iod])

@@ -162,9 +162,23 @@ def track_video(path: str | os.PathLike[str], fps: float | None = None, progress
     rate, _ = _expected_frames(path, fps)
     cache = AnalysisCache(cache_dir)
     key = content_key(path)
-    name = f"faces-s{SCHEMA}-{TRACKER_VERSION}-fps{rate:.4f}.npz"
-    track = cache.get_or_compute(key, name, lambda: compute_track(path, rate, progress),
+    track = cache.get_or_compute(key, _cache_name(rate), lambda: compute_track(path, rate, progress),
                                  lambda t, p: t.save(p), FaceTrack.load)
     if progress is not None:
         progress("faces", 1.0)
     return track
+
+
+def _cache_name(rate: float) -> str:
+    """The analysis-cache entry name of a face track at `rate` frames per second."""
+    return f"faces-s{SCHEMA}-{TRACKER_VERSION}-fps{rate:.4f}.npz"
+
+
+def cached_track(path: str | os.PathLike[str], cache_dir: str | os.PathLike[str],
+                 fps: float | None = None) -> FaceTrack | None:
+    """The track `track_video(path, fps, cache_dir=cache_dir)` stored earlier, or None (nothing is computed)."""
+    from ..cache import AnalysisCache, content_key
+
+    path = Path(path)
+    rate, _ = _expected_frames(path, fps)
+    return AnalysisCache(cache_dir).load(content_key(path), _cache_name(rate), FaceTrack.load)

@@ -3,6 +3,7 @@ goes to the log, and the next job still runs. The daemon runs in this process (w
 that a deliberately broken backend can be registered next to the real `none` one."""
 from __future__ import annotations
 
+import json
 import logging
 import signal
 from pathlib import Path
@@ -68,3 +69,62 @@ def test_a_crashing_backend_fails_its_item_and_the_daemon_goes_on(tmp_path: Path
     assert len(crash) == 2, "each crash is logged with its traceback"
     assert protocol.read_status(layout, fine.id).state == JobState.DONE
     assert not list((layout.results / broken.id).glob(".*.part"))
+
+
+def test_each_item_gets_its_template_check_and_faces_are_tracked_once(tmp_path: Path, restore_signals,
+                                                                       monkeypatch) -> None:
+    import engine.faces.track as track_mod
+    from engine.evaluate.synthetic import make_talking_clip
+
+    layout = Layout(tmp_path / "root").ensure()
+    talking = make_talking_clip(layout.root / "talking.mp4", seconds=3.0).path
+    numbers = make_test_video(layout.root / "numbers.mp4", seconds=0.5, size=(64, 48))
+    audio = make_test_audio(layout.root / "a.wav", seconds=1.0)
+    tracked: list[str] = []
+    compute = track_mod.compute_track
+
+    def counting(path, *args, **kwargs):
+        tracked.append(Path(path).name)
+        return compute(path, *args, **kwargs)
+
+    monkeypatch.setattr(track_mod, "compute_track", counting)
+    job = protocol.make_job(str(audio), [str(talking)], options={"backend": "identity"})
+    plain = protocol.make_job(str(audio), [str(numbers)], options={"backend": "none"})
+    protocol.submit(layout, job)
+    protocol.submit(layout, plain)
+    assert Daemon(layout, DaemonOptions(watch=False, once=True)).run() == 0
+
+    status = protocol.read_status(layout, job.id)
+    assert status.state == JobState.DONE
+    check = status.items[0].template_check
+    assert check["schema"] == 1 and check["video"] == "talking.mp4" and check["source"] == "track"
+    assert check["verdict"] in ("good", "usable") and check["speech_share"] > 0.5
+    assert all(a["zh"] and a["en"] for a in check["advice"])
+    assert tracked == ["talking.mp4"], "the check's face track is the one the render reads back"
+    raw = json.loads(protocol.status_path(layout, job.id).read_text())
+    assert raw["items"][0]["template_check"]["verdict"] == check["verdict"]
+    # the `none` backend tracks no faces: its check samples frames; a video without a face is poor
+    other = protocol.read_status(layout, plain.id)
+    assert other.state == JobState.DONE and other.items[0].template_check["source"] == "sampled"
+    assert other.items[0].template_check["verdict"] == "poor"
+
+
+def test_a_failing_template_check_never_fails_the_item(tmp_path: Path, caplog, restore_signals, monkeypatch) -> None:
+    import engine.template_check
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the check has a bug")
+
+    monkeypatch.setattr(engine.template_check, "check_before_render", broken)
+    layout = Layout(tmp_path / "root").ensure()
+    video = make_test_video(layout.root / "v.mp4", seconds=0.5, size=(64, 48))
+    audio = make_test_audio(layout.root / "a.wav", seconds=0.5)
+    job = protocol.make_job(str(audio), [str(video)], options={"backend": "none"})
+    protocol.submit(layout, job)
+    caplog.set_level(logging.INFO)
+    assert Daemon(layout, DaemonOptions(watch=False, once=True)).run() == 0
+    status = protocol.read_status(layout, job.id)
+    assert status.state == JobState.DONE and status.items[0].template_check is None
+    assert "template_check" not in json.loads(protocol.status_path(layout, job.id).read_text())["items"][0]
+    assert any("template check failed, rendering anyway: RuntimeError: the check has a bug" in r.getMessage()
+               for r in caplog.records if r.levelno == logging.WARNING)

@@ -54,6 +54,26 @@ def test_status_round_trips_through_json_with_enums_as_strings(layout: Layout) -
     assert (back.done, back.failed, back.total) == (0, 1, 2)
 
 
+def test_an_items_template_check_is_optional_and_round_trips(layout: Layout) -> None:
+    audio, videos = _inputs(layout)
+    job = protocol.make_job(audio, videos, options={"backend": "none"})
+    status = protocol.initial_status(job)
+    report = {"schema": 1, "video": "v0.mp4", "verdict": "usable",
+              "advice": [{"code": "short_speech", "zh": "请录制 10 秒以上正对镜头讲话的视频。",
+                          "en": "Record 10 s or more of the presenter speaking, facing the camera."}]}
+    status.items[0].template_check = report
+    protocol.write_status(layout, status)
+    raw = json.loads(protocol.status_path(layout, job.id).read_text())
+    assert raw["items"][0]["template_check"] == report
+    assert "template_check" not in raw["items"][1]  # absent, not null, until a check is done
+    assert protocol.read_status(layout, job.id) == status
+    # a status file written before the field existed still loads
+    for item in raw["items"]:
+        item.pop("template_check", None)
+    old = JobStatus.from_dict(raw)
+    assert [it.template_check for it in old.items] == [None, None] and old.items[0].video == videos[0]
+
+
 def test_status_of_unknown_schema_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown status schema 99"):
         JobStatus.from_dict({"schema": 99, "job_id": "x"})

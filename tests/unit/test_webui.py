@@ -249,3 +249,55 @@ def test_wav2lip_settings_show_when_a_worker_can_run_it(layout) -> None:
     at.selectbox(key="single-backend").set_value("rewrite").run()
     with pytest.raises(KeyError):
         at.selectbox(key="single-ckpt")  # rewrite has no checkpoint to choose
+
+
+@pytest.fixture(scope="module")
+def presenter_photo(tmp_path_factory) -> Path:
+    """The synthetic presenter's face as a PNG (a photo: the template check calls it poor)."""
+    import cv2
+    import numpy as np
+
+    from engine.evaluate.synthetic import base_face
+
+    path = tmp_path_factory.mktemp("photo") / "lecturer.png"
+    cv2.imwrite(str(path), np.ascontiguousarray(base_face()[:, :, ::-1]))
+    return path
+
+
+def test_template_check_of_an_upload_runs_the_engine_cli_in_a_child(layout, presenter_photo) -> None:
+    from webui import template_check
+
+    data = io.BytesIO(presenter_photo.read_bytes())
+    data.seek(7)  # the submit may be reading the same upload: the check leaves its position alone
+    future = template_check.start(layout, "讲师 照片.png", data)
+    outcome = future.result(timeout=120)
+    assert data.tell() == 7
+    assert outcome.error == "" and outcome.verdict == "poor" and outcome.report["is_image"] is True
+    assert outcome.report["video"] == "讲师 照片.png" and outcome.report["schema"] == 1
+    assert list((layout.cache / "uploads").iterdir()) == []  # the scratch copy is gone
+    kind, headline, advice = template_check.lines_for(outcome, "zh")
+    assert kind == "error" and "较差" in headline and "照片" in advice[0] and "请录制 10 秒以上" in advice[0]
+    kind, headline, advice = template_check.lines_for(outcome, "en")
+    assert "poor" in headline and advice[0].startswith("This is a photo")
+
+
+def test_template_check_of_a_broken_upload_says_why(layout, media) -> None:
+    from webui import template_check
+
+    outcome = template_check.check_upload(layout, "broken.mp4", io.BytesIO(media["corrupt"].read_bytes()))
+    assert outcome.report is None and outcome.error.startswith("cannot check 'broken.mp4': ")
+    assert "not a media file or corrupt" in outcome.error
+    kind, headline, advice = template_check.lines_for(outcome, "en")
+    assert kind == "info" and headline.startswith("Could not check: cannot check ") and advice == []
+    assert template_check.lines_for(outcome, "zh")[1].startswith("无法检查：")
+
+
+def test_template_check_output_parsing_and_timeout(layout, media) -> None:
+    from webui import template_check
+
+    good = template_check.parse_output('noise\n{"verdict": "good", "advice": []}\n', "", 0)
+    assert good.verdict == "good"
+    bad = template_check.parse_output("", "WARNING something\nerror: cannot check 'x.mp4': no\n", 1)
+    assert bad.report is None and bad.error == "cannot check 'x.mp4': no"
+    late = template_check.run_check(media["video"], layout.cache, timeout_s=0.01)
+    assert late.report is None and "longer than" in late.error
