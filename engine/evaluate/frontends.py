@@ -14,22 +14,22 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..faces.canonical import mouth_corner_width, to_canonical_series
+from ..faces.canonical import MOUTH_POINTS, mouth_corner_width, to_canonical_series
 from ..media_probe import probe
 from ..speech import FRONT_ENDS, PresenterSample, predict_mouth
 from ..speech.features import ANALYSIS_RATE
 from ..speech.frontend import Analysis
-from ..speech.learned import MouthModel, fit_model, frame_features
+from ..speech.learned import MouthModel, hop_features
 from . import loudness, metrics
 from .clips import clip_audio, plan_cut
 from .report import JsonLine
+from .speakers import speaker_group, speaker_of
 from .tracking import cached_track_video
 
 log = logging.getLogger(__name__)
@@ -63,25 +63,18 @@ class ClipData:
     opening: np.ndarray  # (n,) smoothed inner-lip opening, canonical units
     width: np.ndarray  # (n,)
     audio: np.ndarray  # mono 16 kHz under frames [0, n)
+    mouth: np.ndarray | None = None  # (n, 20, 2) canonical mouth points 48-67, NaN where no face
 
     @property
     def speaker(self) -> str:
         """The speaker group (clips of one person share it)."""
-        return speaker_group(self.name)
+        return speaker_of(self.name)
 
     def samples(self, start: int, stop: int) -> np.ndarray:
         """The sound under frames [start, stop)."""
         a, b = (int(round(f / self.fps * ANALYSIS_RATE)) for f in (start, stop))
         out = self.audio[a:b]
         return np.pad(out, (0, max(0, b - a - len(out))))
-
-
-def speaker_group(name: str) -> str:
-    """A clip's speaker: its file stem without trailing numbered parts ('x_clip_2' -> 'x_clip')."""
-    stem = Path(name).stem
-    while re.search(r"_\d+$", stem):
-        stem = re.sub(r"_\d+$", "", stem)
-    return stem
 
 
 def load_clip(clip: str | os.PathLike[str], landmark_cache: str | os.PathLike[str] | None,
@@ -95,28 +88,28 @@ def load_clip(clip: str | os.PathLike[str], landmark_cache: str | os.PathLike[st
     audio = clip_audio(dataclasses.replace(cut, audio_rate=ANALYSIS_RATE, channels=1), 0, n)[0]
     return ClipData(name=Path(clip).name, fps=cut.fps, k=cut.template_frames, n=n, short=cut.short,
                     opening=metrics.smoothed_opening(canon), width=mouth_corner_width(canon),
-                    audio=audio.astype(np.float64))
+                    audio=audio.astype(np.float64), mouth=canon[:, MOUTH_POINTS].astype(np.float32))
 
 
-def clip_features(clips: Sequence[ClipData]) -> list[np.ndarray]:
-    """Model inputs of every clip, whole length."""
-    return [frame_features(Analysis(c.audio), c.fps, c.n) for c in clips]
+def _training_clips(clips: Sequence[ClipData]):  # noqa: ANN202 - list[training.TrainingClip]
+    """Clips with their whole-sound features (no target-half features: enough to fit)."""
+    from .training import TrainingClip
+
+    return [TrainingClip(c, hop_features(Analysis(c.audio)), None, None, None) for c in clips]
 
 
-def train(clips: Sequence[ClipData], features: Sequence[np.ndarray] | None = None) -> MouthModel:
-    """Fit the mouth model on whole clips (their features computed here unless given)."""
-    feats = list(features) if features is not None else clip_features(clips)
-    return fit_model(feats, [c.opening for c in clips], [c.name for c in clips])
+def train(clips: Sequence[ClipData]) -> MouthModel:
+    """Fit the mouth model on whole clips, its penalty chosen by speaker-grouped folds."""
+    from .training import train_final
+
+    return train_final(_training_clips(clips))
 
 
-def held_out_models(clips: Sequence[ClipData], features: Sequence[np.ndarray] | None = None) -> dict[str, MouthModel]:
-    """Per speaker: the model fitted on every other speaker's clips."""
-    feats = list(features) if features is not None else clip_features(clips)
-    out = {}
-    for s in sorted({c.speaker for c in clips}):
-        keep = [i for i, c in enumerate(clips) if c.speaker != s]
-        out[s] = train([clips[i] for i in keep], [feats[i] for i in keep])
-    return out
+def held_out_models(clips: Sequence[ClipData]) -> dict[str, MouthModel]:
+    """Per speaker: the model chosen and fitted on every other speaker's clips."""
+    from .training import held_out_models as fit_held_out
+
+    return fit_held_out(_training_clips(clips))
 
 
 def compare_clip(data: ClipData, front_ends: Sequence[str], held_out: MouthModel | None,

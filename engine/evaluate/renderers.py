@@ -59,12 +59,12 @@ def holdout_renderer(backend: str, options: dict[str, Any], models: str | Path) 
     """Like backend_renderer, but each clip's render uses the mouth model trained without its
     speaker (`models`/<speaker>.json, written by `python -m engine train-mouth --holdout-dir`)."""
     from ..errors import EngineError
-    from .frontends import speaker_group
+    from .speakers import speaker_of
 
     opts = dict(options or {})
 
     def make(split: ClipSplit) -> Renderer:
-        path = Path(models) / f"{speaker_group(split.cut.source.name)}.json"
+        path = Path(models) / f"{speaker_of(split.cut.source.name)}.json"
         if not path.is_file():
             raise EngineError(f"no held-out mouth model {path}; run 'python -m engine train-mouth "
                               f"--holdout-dir {models}' on a set of clips that includes this one")

@@ -9,13 +9,19 @@ import numpy as np
 @dataclass
 class MouthCurves:
     """Per-frame mouth targets at `fps`: opening (0 = closed, ~1 = wide open), width and rounding
-    (both centred on the speaker's neutral, about -1..1), and whether speech is heard there."""
+    (both centred on the speaker's neutral, about -1..1), and whether speech is heard there.
+
+    Front ends that predict the whole mouth shape also give `shape`, (frames, components) scores
+    of `shape_basis` ((components, 40): directions of the 20 mouth points 48-67 in the canonical
+    face frame, x and y interleaved), centred on the speaker's own mean mouth."""
 
     fps: float
     open: np.ndarray
     width: np.ndarray
     round: np.ndarray
     speech: np.ndarray
+    shape: np.ndarray | None = None
+    shape_basis: np.ndarray | None = None
 
     @property
     def n_frames(self) -> int:

@@ -28,6 +28,7 @@ from .visemes import phone_curves, phone_weights
 MIN_FIT_S = 6.0  # a presenter fit needs at least this much of the template's own speech
 CONTEXT = (6, 6)  # frames of context before and after, for the fitted maps
 GATE_RAMP_S = 0.06  # the mouth closes within this after speech stops (and opens as fast)
+WIDTH_Z_SPAN = 2.0  # a predicted width this many standard deviations from the speaker's is the extreme (+-1)
 
 
 class Analysis:
@@ -39,6 +40,7 @@ class Analysis:
         self._spec = None
         self._segments = None
         self._phones = None
+        self._formants = None
 
     @property
     def spectrum(self) -> tuple[np.ndarray, np.ndarray]:
@@ -75,6 +77,14 @@ class Analysis:
     def phone_classes(self) -> np.ndarray:
         """(hops, classes) coarticulated share of each phone class."""
         return phone_weights(self.segments(), self.duration_s)
+
+    def formants(self) -> np.ndarray:
+        """(hops, 6) vowel formants and pitch, normalised over this recording (`formants`)."""
+        if self._formants is None:
+            from .formants import formant_features
+
+            self._formants = formant_features(self.samples, len(self.loudness_db()))
+        return self._formants
 
     def mel(self) -> np.ndarray:
         """(hops, 40) log-mel, each utterance mean-normalised (cepstral-mean style)."""
@@ -162,10 +172,12 @@ def _mouth_model(a: Analysis, fps: float, n: int, presenter: PresenterSample | N
     from .learned import default_model, frame_features
 
     m = model or default_model()
-    opening = np.clip(m.relative(frame_features(a, fps, n)), 0.0, 1.5)  # type: ignore[attr-defined]
+    rel, width_z, shape = m.curves(frame_features(a, fps, n, m.feature_set))  # type: ignore[attr-defined]
     base = _phones(a, fps, n, presenter)
     gate = at_frames(_gate(a.activity()), fps, n)
-    return MouthCurves(fps, opening * gate, base.width, base.round, base.speech)
+    return MouthCurves(fps, np.clip(rel, 0.0, 1.5) * gate, np.clip(width_z / WIDTH_Z_SPAN, -1.0, 1.0) * gate,
+                       base.round, base.speech, shape=shape * gate[:, None],
+                       shape_basis=np.asarray(m.shape_basis))  # type: ignore[attr-defined]
 
 
 FRONT_ENDS: dict[str, Callable[[Analysis, float, int, PresenterSample | None], MouthCurves]] = {

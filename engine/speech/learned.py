@@ -1,12 +1,18 @@
-"""The `mouth-model` front end: a speaker-independent linear map from speech features to opening.
+"""The `mouth-model` front end: a speaker-independent map from speech features to mouth shape.
 
 Features per video frame (`frame_features`): the coarticulated phone targets (opening, width,
 rounding), loudness, their product, the voice-activity gate, 20 log-mel bands (mean-normalised
-per utterance) and each phone class's coarticulated share (so the fit learns how far every
-phone opens the mouth), each with two frames of context either side. The map is a ridge regression
-fitted on the real talking clips of ../shared/media (`python -m engine train-mouth`), the opening
-of each clip standardised per speaker, so it learns how mouths follow speech in general rather
-than one presenter's voice. Its weights are a few hundred numbers kept in `mouth_model.json`.
+per utterance), each phone class's coarticulated share, and vowel formants and pitch normalised
+per recording (`formants`: F1 follows the jaw, F2 the lips' rounding and spreading, in any
+language and voice), each with two frames of context either side.
+
+Outputs per frame: the mouth opening and width as z-scores of the speaker's own (so the model
+learns how mouths follow speech in general, not one presenter's size), and the mouth's shape as
+the scores of a few principal components of the 20 mouth landmarks in the canonical face frame,
+each centred on the speaker's own mean mouth (the components: opening, spreading against
+rounding, jaw and lip asymmetries). The map is a ridge regression fitted on the public talking
+clips (`python -m engine train-mouth`, which chooses its penalty by leave-one-speaker-out
+validation); its weights are a small JSON file, `mouth_model.json`, read with NumPy alone.
 """
 from __future__ import annotations
 
@@ -20,98 +26,219 @@ import numpy as np
 
 from ..errors import EngineError
 from .features import at_frames
-from .ridge import fit_ridge, stack_context
+from .ridge import stack_context
 
-MODEL_SCHEMA = 1
-FEATURE_VERSION = 2
+MODEL_SCHEMA = 2
+FEATURE_VERSION = 3
 CONTEXT = 2  # frames either side
+SHAPE_COMPONENTS = 4  # principal components of the mouth landmarks the model predicts
+MOUTH_COORDS = 40  # 20 mouth points (48-67), x and y
 MODEL_PATH = Path(__file__).with_name("mouth_model.json")
+# Shipped models by name: the default hears no phones (any language); "en" adds the English phone
+# recogniser's phones, which helps English speech and hurts Mandarin (README, "How well it works").
+SHIPPED_MODELS = {"default": MODEL_PATH, "en": Path(__file__).with_name("mouth_model_en.json")}
 
 
 class MouthModelMissing(EngineError):
     """The trained model file is missing or unreadable."""
 
 
-def hop_features(a) -> np.ndarray:  # noqa: ANN001 - frontend.Analysis
-    """(hops, 26 + phone classes) per-hop features of an Analysis (see the module docstring)."""
+FEATURE_SETS = ("all", "no-formants", "no-phones", "mel")
+BASE_COLUMNS = 22  # loudness, voice gate, 20 log-mel bands
+FORMANT_COLUMNS = 6
+
+
+def _uses(feature_set: str) -> tuple[bool, bool]:
+    """(formants, phones) of a feature set."""
+    if feature_set not in FEATURE_SETS:
+        raise ValueError(f"unknown feature set {feature_set!r}; choose one of {', '.join(FEATURE_SETS)}")
+    return feature_set in ("all", "no-phones"), feature_set in ("all", "no-formants")
+
+
+def hop_features(a, feature_set: str = "all") -> np.ndarray:  # noqa: ANN001 - frontend.Analysis
+    """(hops, features) per-hop features of an Analysis: loudness, gate and log-mel, then the
+    formants, then the English phone targets and classes, as the feature set asks."""
     from .frontend import _gate
 
-    p = a.phone_targets()
-    classes = a.phone_classes()
+    formants, phones = _uses(feature_set)
     loud = a.loudness()
-    mel = a.mel()
     gate = _gate(a.activity())
-    h = min(len(p), len(classes), len(loud), len(mel), len(gate))
-    return np.column_stack([p[:h], loud[:h], p[:h, 0] * loud[:h], gate[:h], mel[:h, ::2] / 5.0,
-                            classes[:h] * gate[:h, None]])
+    mel = a.mel()
+    parts = [loud, gate, mel[:, ::2] / 5.0]
+    if formants:
+        parts.append(a.formants())
+    if phones:  # the only part that runs the (English) phone recogniser
+        p, classes = a.phone_targets(), a.phone_classes()
+        h = min(len(p), len(classes), len(loud))
+        parts += [p[:h], p[:h, 0] * loud[:h], classes[:h] * gate[:h, None]]
+    h = min(len(x) for x in parts)
+    return np.column_stack([x[:h] for x in parts])
 
 
-def frame_features(a, fps: float, n_frames: int) -> np.ndarray:  # noqa: ANN001
+def select_columns(hops: np.ndarray, feature_set: str) -> np.ndarray:
+    """From hop_features(a, "all"), the columns hop_features(a, feature_set) gives."""
+    formants, phones = _uses(feature_set)
+    keep = list(range(BASE_COLUMNS))
+    if formants:
+        keep += list(range(BASE_COLUMNS, BASE_COLUMNS + FORMANT_COLUMNS))
+    if phones:
+        keep += list(range(BASE_COLUMNS + FORMANT_COLUMNS, hops.shape[1]))
+    return hops[:, keep]
+
+
+def frame_features(a, fps: float, n_frames: int, feature_set: str = "all") -> np.ndarray:  # noqa: ANN001
     """(n_frames, features * (2 * CONTEXT + 1)) model inputs at video frame rate."""
-    return stack_context(at_frames(hop_features(a), fps, n_frames), CONTEXT, CONTEXT)
+    return stack_context(at_frames(hop_features(a, feature_set), fps, n_frames), CONTEXT, CONTEXT)
 
 
 def standardise_opening(opening: np.ndarray) -> np.ndarray:
-    """A speaker's opening series as z-scores (median-centred), NaN kept."""
+    """A speaker's opening (or width) series as z-scores (median-centred), NaN kept."""
     o = np.asarray(opening, np.float64)
     return (o - np.nanmedian(o)) / (np.nanstd(o) + 1e-9)
 
 
+def centred_mouths(mouth: np.ndarray) -> np.ndarray:
+    """(n, 20, 2) canonical mouth points -> (n, 40) deviations from the series' own mean mouth."""
+    m = np.asarray(mouth, np.float64).reshape(len(mouth), -1)
+    if not np.isfinite(m).any():
+        return m
+    return m - np.nanmean(m, axis=0)
+
+
 @dataclass
 class MouthModel:
-    """y = ((x - mean) / scale) @ coef + intercept, y an opening z-score; y_closed/y_open are the
-    training openings' 3rd and 97th percentiles (used to map y to 0..1)."""
+    """Outputs y = ((x - mean) / scale) @ coef + intercept, one column per output: opening z,
+    width z, then the scores of `shape_basis` (rows: unit components of a centred mouth, in
+    canonical units). y_closed/y_open are the training openings' 3rd and 97th percentiles (used
+    to map the opening to 0..1); `shape_gain` rescales predicted scores to the spread of real ones."""
 
     mean: list[float]
     scale: list[float]
-    coef: list[float]
-    intercept: float
+    coef: list[list[float]]
+    intercept: list[float]
     y_closed: float
     y_open: float
+    shape_basis: list[list[float]]
+    shape_gain: list[float]
     trained_on: list[str] = field(default_factory=list)
+    licences: list[str] = field(default_factory=list)
     penalty: float = 0.0
+    feature_set: str = "all"
+    context: int = CONTEXT
     feature_version: int = FEATURE_VERSION
     schema: int = MODEL_SCHEMA
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        """Opening z-scores for rows of features."""
-        return ((x - np.asarray(self.mean)) / np.asarray(self.scale)) @ np.asarray(self.coef) + self.intercept
+        """(rows, 2 + components): opening z, width z and shape scores for rows of features."""
+        z = (x - np.asarray(self.mean)) / np.asarray(self.scale)
+        return z @ np.asarray(self.coef) + np.asarray(self.intercept)
 
     def relative(self, x: np.ndarray) -> np.ndarray:
         """Openings mapped so 0 is the training's closed mouth and 1 its wide-open one."""
-        return (self.predict(x) - self.y_closed) / max(self.y_open - self.y_closed, 1e-6)
+        return self._relative(self.predict(x)[:, 0])
+
+    def _relative(self, opening_z: np.ndarray) -> np.ndarray:
+        return (opening_z - self.y_closed) / max(self.y_open - self.y_closed, 1e-6)
+
+    def curves(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(relative opening, width z, shape scores rescaled to the real spread) for rows of features."""
+        y = self.predict(x)
+        return self._relative(y[:, 0]), y[:, 1], y[:, 2:] * np.asarray(self.shape_gain)
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write as JSON."""
-        Path(path).write_text(json.dumps(asdict(self), indent=1) + "\n")
+        Path(path).write_text(json.dumps(asdict(self), indent=None, separators=(",", ":")) + "\n")
 
     @classmethod
     def load(cls, path: str | os.PathLike[str] = MODEL_PATH) -> MouthModel:
         """Read a model written by `save`."""
         try:
             data = json.loads(Path(path).read_text())
+            if not isinstance(data, dict):
+                raise TypeError("not a JSON object")
             model = cls(**data)
         except (OSError, ValueError, TypeError) as exc:
             raise MouthModelMissing(f"cannot read the mouth model {path}: {exc}; reinstall LipSpool or "
                                     "choose another front end") from exc
-        if model.schema != MODEL_SCHEMA or model.feature_version != FEATURE_VERSION:
+        if (model.schema != MODEL_SCHEMA or model.feature_version != FEATURE_VERSION
+                or model.feature_set not in FEATURE_SETS):
             raise MouthModelMissing(f"the mouth model {path} is for another version of LipSpool; "
                                     "retrain it with 'python -m engine train-mouth'")
         return model
 
 
-@lru_cache(maxsize=1)
+@lru_cache(maxsize=4)
+def shipped_model(name: str = "default") -> MouthModel:
+    """A model shipped with the engine, by name (read once)."""
+    if name not in SHIPPED_MODELS:
+        raise MouthModelMissing(f"no shipped mouth model {name!r}; choose one of {', '.join(SHIPPED_MODELS)} "
+                                "or give a model file")
+    return MouthModel.load(SHIPPED_MODELS[name])
+
+
 def default_model() -> MouthModel:
-    """The model shipped with the engine (read once)."""
-    return MouthModel.load(MODEL_PATH)
+    """The default model shipped with the engine (language-independent)."""
+    return shipped_model("default")
 
 
-def fit_model(features: list[np.ndarray], openings: list[np.ndarray], names: list[str]) -> MouthModel:
-    """Fit on per-clip feature rows and raw openings (each clip standardised on its own)."""
-    x = np.concatenate(features)
-    y = np.concatenate([standardise_opening(o) for o in openings])
-    fit = fit_ridge(x, y)
-    ok = np.isfinite(y)
-    return MouthModel(mean=fit.mean.tolist(), scale=fit.scale.tolist(), coef=fit.coef.tolist(),
-                      intercept=fit.intercept, y_closed=float(np.percentile(y[ok], 3)),
-                      y_open=float(np.percentile(y[ok], 97)), trained_on=list(names), penalty=fit.lam)
+def shape_basis(mouths: list[np.ndarray], components: int = SHAPE_COMPONENTS) -> np.ndarray:
+    """(components, 40) principal directions of per-clip-centred canonical mouths (finite frames)."""
+    dev = np.concatenate([centred_mouths(m) for m in mouths])
+    dev = dev[np.isfinite(dev).all(axis=1)]
+    if len(dev) < components:
+        raise ValueError("too few frames with a face to find mouth shape components")
+    _, _, vt = np.linalg.svd(dev - dev.mean(axis=0), full_matrices=False)
+    basis = vt[:components].copy()
+    lower, upper = 2 * (66 - 48) + 1, 2 * (62 - 48) + 1  # y of the inner lips' middle points
+    if basis[0, lower] - basis[0, upper] < 0:  # the first component grows as the mouth opens
+        basis[0] *= -1.0
+    return basis
+
+
+def training_targets(opening: np.ndarray, width: np.ndarray, mouth: np.ndarray | None,
+                     basis: np.ndarray) -> np.ndarray:
+    """(n, 2 + components) targets of one clip: opening z, width z, shape scores (NaN where unknown)."""
+    n = len(opening)
+    scores = np.full((n, len(basis)), np.nan) if mouth is None else centred_mouths(mouth) @ basis.T
+    return np.column_stack([standardise_opening(opening), standardise_opening(width), scores])
+
+
+def fit_penalised(x: np.ndarray, y: np.ndarray, penalty: float) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                                        np.ndarray]:
+    """Ridge fit of every output column: (mean, scale, coef, intercept) over rows finite in x and y.
+
+    The penalty is per 100 rows (it grows with the data, so one value means the same on any set).
+    """
+    ok = np.isfinite(x).all(axis=1) & np.isfinite(y).all(axis=1)
+    x, y = x[ok], y[ok]
+    if len(y) < 10:
+        raise ValueError("too few frames to fit")
+    mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
+    z = (x - mean) / scale
+    intercept = y.mean(axis=0)
+    coef = np.linalg.solve(z.T @ z + penalty * len(z) / 100.0 * np.eye(z.shape[1]), z.T @ (y - intercept))
+    return mean, scale, coef, intercept
+
+
+def fit_model(features: list[np.ndarray], openings: list[np.ndarray], names: list[str],
+              widths: list[np.ndarray] | None = None, mouths: list[np.ndarray | None] | None = None,
+              penalty: float = 100.0, licences: list[str] | None = None, feature_set: str = "all") -> MouthModel:
+    """Fit on per-clip feature rows and raw series (each clip standardised and centred on its own)."""
+    widths = widths if widths is not None else [np.full(len(o), np.nan) for o in openings]
+    have = [m for m in (mouths or []) if m is not None]
+    basis = shape_basis(have) if have else np.zeros((SHAPE_COMPONENTS, MOUTH_COORDS))
+    mouths = mouths if mouths is not None else [None] * len(openings)
+    ys = [training_targets(o, w, m, basis) for o, w, m in zip(openings, widths, mouths)]
+    x, y = np.concatenate(features), np.concatenate(ys)
+    y = np.where(np.isfinite(y), y, 0.0) if not have else y
+    y[:, 1] = np.nan_to_num(y[:, 1])
+    mean, scale, coef, intercept = fit_penalised(x, y, penalty)
+    ok = np.isfinite(x).all(axis=1) & np.isfinite(y).all(axis=1)
+    pred = ((x[ok] - mean) / scale) @ coef + intercept
+    spread = y[ok, 2:].std(axis=0) / np.maximum(pred[:, 2:].std(axis=0), 1e-9)
+    gain = np.where(y[ok, 2:].std(axis=0) > 0, spread, 1.0)
+    op = y[ok, 0]
+    return MouthModel(mean=mean.tolist(), scale=scale.tolist(), coef=coef.tolist(), intercept=intercept.tolist(),
+                      y_closed=float(np.percentile(op, 3)), y_open=float(np.percentile(op, 97)),
+                      shape_basis=basis.tolist(), shape_gain=gain.tolist(), trained_on=list(names),
+                      licences=sorted(set(licences or [])), penalty=float(penalty), feature_set=feature_set)

@@ -45,11 +45,35 @@ def test_compare_scores_every_front_end(clips, tmp_path) -> None:
     assert "| loudness |" in text and "| mouth-model |" in text and "anna_1" in text
 
 
+def test_nested_validation_never_lets_the_held_out_speaker_choose(clips, tmp_path, monkeypatch) -> None:
+    from engine.evaluate import training
+
+    data = [training.prepare(load_clip(c, tmp_path / "lm"), voice=False) for c in clips]
+    seen: list[set[str]] = []
+    real = training.choose_penalty
+
+    def spy(train, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        seen.append({c.speaker for c in train})
+        return real(train, *args, **kwargs)
+
+    monkeypatch.setattr(training, "choose_penalty", spy)
+    scores = training.leave_one_speaker_out(data, "no-phones")
+    assert sorted(s.clip for s in scores) == ["anna_1.mp4", "anna_2.mp4", "bob.mp4"]
+    assert seen == [{"bob"}, {"anna"}]  # held out: anna, then bob
+    for s in scores:
+        assert s.penalty in training.PENALTIES and np.isnan(s.aperture_r_voice)
+        # the synthetic mouth opens with the buzz's loudness: a model from the other speaker learns that
+        assert s.aperture_r > 0.6, s
+        assert s.shape_lmd < s.baseline_lmd and s.mean_lmd > 0
+    text = training.table(scores)
+    assert "| **median, all clips** (3) |" in text and "anna_2.mp4 (anna, en" in text
+
+
 def test_train_mouth_cli_writes_the_model_and_held_out_ones(clips, tmp_path, capsys) -> None:
     out = tmp_path / "model.json"
     rc = main(["train-mouth", *map(str, clips), "--out", str(out), "--holdout-dir", str(tmp_path / "held"),
                "--cache-dir", str(tmp_path / "lm")])
-    assert rc == 0 and "3 clips" in capsys.readouterr().out
+    assert rc == 0 and "3 clips of open, unknown licence" in capsys.readouterr().out
     model = MouthModel.load(out)
     assert len(model.trained_on) == 3 and model.y_open > model.y_closed
     assert sorted(p.name for p in (tmp_path / "held").iterdir()) == ["anna.json", "bob.json"]

@@ -96,9 +96,19 @@ def test_shipped_model_matches_the_features() -> None:
     from engine.speech.frontend import Analysis
 
     model = default_model()
-    feats = frame_features(Analysis(speech_like(1.0, RATE)), 25.0, 25)
+    feats = frame_features(Analysis(speech_like(1.0, RATE)), 25.0, 25, model.feature_set)
     assert feats.shape == (25, len(model.coef))
-    assert len(model.trained_on) >= 10
+    assert len(model.trained_on) >= 30 and len(model.shape_basis) == len(model.shape_gain) >= 3
+
+
+def test_shipped_models_never_learned_from_research_only_clips() -> None:
+    from engine.evaluate.speakers import RESEARCH, clip_source
+    from engine.speech.learned import SHIPPED_MODELS, shipped_model
+
+    for name in SHIPPED_MODELS:
+        model = shipped_model(name)
+        assert RESEARCH not in model.licences
+        assert not [c for c in model.trained_on if clip_source(c).licence == RESEARCH]
 
 
 @pytest.mark.parametrize("front_end", sorted(FRONT_ENDS))

@@ -29,7 +29,9 @@ from ..base import Backend, ProgressFn, RenderContext
 from ..none import NoneBackend
 from .fallback import fallback_frame, fallback_rgb
 from .library import MouthLibrary, cached_library
-from .plan import SHUT_GAP, FramePlan, adjust_opening, library_has_variety, plan_frames, warp_points
+from .plan import (MIN_ENTRIES, SHUT_GAP, FramePlan, adjust_opening, adjust_shape, destinations,
+                   library_has_variety, plan_frames, speech_entries, warp_points)
+from .synth import SynthMouths, synth_mouths
 
 log = logging.getLogger(__name__)
 COMPOSE_AHEAD = 4  # frames composited ahead of the encoder
@@ -76,13 +78,13 @@ def front_end_option(ctx: RenderContext) -> str:
 
 
 def mouth_model_option(ctx: RenderContext):  # noqa: ANN201 - MouthModel | None
-    """The `mouth_model` render option: a model file to use instead of the shipped one (or None)."""
+    """The `mouth_model` render option: a shipped model's name ("default", "en") or a model file (or None)."""
     path = ctx.options.extra.get("mouth_model")
     if not path:
         return None
-    from ...speech.learned import MouthModel
+    from ...speech.learned import SHIPPED_MODELS, MouthModel, shipped_model
 
-    return MouthModel.load(str(path))
+    return shipped_model(str(path)) if str(path) in SHIPPED_MODELS else MouthModel.load(str(path))
 
 
 def flag_option(ctx: RenderContext, name: str, default: bool) -> bool:
@@ -102,14 +104,21 @@ class _Job:
         self.curves = self._curves(ctx, front_end, model)
         self.library: MouthLibrary | None = None
         self.plan: FramePlan | None = None
+        self.synth: SynthMouths | None = None
         if self.track.present.any():
             lib = cached_library(ctx.video, self.track, cache)
-            if library_has_variety(lib):
+            speech = speech_entries(lib)
+            if library_has_variety(lib, speech):
                 self.library = lib
-                self.plan = plan_frames(self.track, lib, self.curves, ctx.n_frames)
+                self.plan = plan_frames(self.track, lib, self.curves, ctx.n_frames, allowed=speech)
+            elif len(lib) >= MIN_ENTRIES:
+                log.info("%s: %d of %d template mouths show speech, with too little variety; opening the "
+                         "presenter's neutral mouth instead", ctx.video.name, int(speech.sum()), len(lib))
+                self.library = lib
+                self.synth = synth_mouths(lib)
+                self.dest, self.has_face = destinations(self.track, ctx.n_frames)
             else:
-                log.info("%s: too little mouth variety in the template (%d usable frames); using the fallback "
-                         "warp", ctx.video.name, len(lib))
+                log.info("%s: too few usable template frames (%d); using the fallback warp", ctx.video.name, len(lib))
         progress("mouths", 1.0)
         self.n_src = max(1, self.track.n_frames)
 
@@ -129,6 +138,9 @@ class _Job:
         dst = self.track.points[self.plan.dest[k]]
         src_pts = self.library.points[e]
         target = warp_points(dst, src_pts)
+        if self.adjust and self.plan.shape_targets is not None and not self.plan.shut[k]:
+            gap = (self.plan.shape_targets[k] - self.plan.library_scores[e]) @ self.plan.shape_basis
+            target = adjust_shape(target, gap)
         if self.adjust:
             current = float(self.library.shapes[e, 0])
             wanted = min(SHUT_GAP, current) if self.plan.shut[k] else float(self.plan.targets[k, 0])
@@ -149,6 +161,8 @@ class _Job:
         return self._compose(k, frame, composite_mouth_frame, fallback_frame)
 
     def _compose(self, k: int, frame, composite, fallback):  # noqa: ANN001, ANN202
+        if self.synth is not None:
+            return self._compose_synth(k, frame, composite)
         if self.plan is None:
             pts = self._own_points(k)
             return frame if pts is None else fallback(frame, pts, self.curves.open[k], self.curves.width[k])
@@ -157,6 +171,17 @@ class _Job:
             return frame
         target, src, src_pts, exclude = m
         return composite(frame, target, src, src_pts, exclude=exclude)
+
+
+    def _compose_synth(self, k: int, frame, composite):  # noqa: ANN001, ANN202
+        """Output frame k with the neutral mouth opened as far as the audio asks."""
+        if k >= len(self.dest) or not self.has_face[k]:
+            return frame
+        i = self.synth.nearest(self.curves.open[k])
+        dst = self.track.points[self.dest[k]]
+        src_pts = self.synth.points[i]
+        target = warp_points(dst, src_pts)
+        return composite(frame, target, self.synth.crops[i], src_pts, exclude=mouth_polygons(dst, target))
 
 
 def _presenter_sample(ctx: RenderContext, track: FaceTrack) -> PresenterSample:

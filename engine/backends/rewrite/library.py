@@ -17,11 +17,12 @@ import numpy as np
 from ...composite import _roi
 from ...faces import FaceTrack
 from ...media_read import iter_frames
+from ...template_check.mouths import classify_mouths
 from .shape import canonical, head_pose, mouth_shape
 
 log = logging.getLogger(__name__)
 
-LIBRARY_VERSION = 2
+LIBRARY_VERSION = 3
 MAX_ENTRIES = 1500  # longer templates are sampled evenly: enough variety, bounded disk and memory
 CUT_GUARD = 1  # frames next to a shot change are left out
 
@@ -37,6 +38,8 @@ class MouthLibrary:
     shapes: np.ndarray  # (n, 2) opening, width (canonical units)
     poses: np.ndarray  # (n, 3) roll, yaw, pitch
     crops: np.ndarray  # (n, h, w, 3) uint8 RGB (memory-mapped when loaded)
+    mouths: np.ndarray  # (n, 20, 2) float32 mouth points 48-67 in canonical face units
+    classes: np.ndarray  # (n,) str: what each mouth shows (engine.template_check.MouthClass values)
     schema: int = LIBRARY_VERSION
 
     def __len__(self) -> int:
@@ -46,7 +49,7 @@ class MouthLibrary:
         """Write everything but the crops as one .npz file."""
         with open(path, "wb") as fh:
             np.savez(fh, schema=self.schema, frames=self.frames, points=self.points, origins=self.origins,
-                     shapes=self.shapes, poses=self.poses)
+                     shapes=self.shapes, poses=self.poses, mouths=self.mouths, classes=self.classes)
 
     @classmethod
     def load(cls, meta: str | os.PathLike[str], crops: str | os.PathLike[str]) -> MouthLibrary:
@@ -54,7 +57,7 @@ class MouthLibrary:
         with np.load(meta, allow_pickle=False) as z:
             if int(z["schema"]) != LIBRARY_VERSION:
                 raise ValueError(f"mouth library schema {int(z['schema'])}, expected {LIBRARY_VERSION}")
-            fields = {k: z[k] for k in ("frames", "points", "origins", "shapes", "poses")}
+            fields = {k: z[k] for k in ("frames", "points", "origins", "shapes", "poses", "mouths", "classes")}
         pixels = np.load(crops, mmap_mode="r")
         if len(pixels) != len(fields["frames"]):
             raise ValueError("mouth library crops do not match its entries")
@@ -95,11 +98,15 @@ def build_library(video: str | os.PathLike[str], track: FaceTrack) -> MouthLibra
             crops[e] = frame[y0:y0 + h, x0:x0 + w]
     pts = track.points[idx].astype(np.float32) - origins[:, None, :].astype(np.float32)
     # shapes from the per-frame fit (what a detector sees in that frame), poses from the smoothed track
-    shapes = np.array([mouth_shape(canonical(track.raw_points[j])) for j in idx]).reshape(-1, 2)
+    canon = np.array([canonical(track.raw_points[j]) for j in idx]).reshape(-1, 68, 2)
+    shapes = np.array([mouth_shape(c) for c in canon]).reshape(-1, 2)
+    classes = classify_mouths(canon) if len(idx) else np.zeros(0, "<U10")
     poses = np.array([head_pose(track.points[j]) for j in idx]).reshape(-1, 3)
-    log.info("mouth library: %d frames of %d, crops %dx%d", len(idx), track.n_frames, w, h)
+    log.info("mouth library: %d frames of %d, crops %dx%d, %d speech-like or closed", len(idx), track.n_frames, w, h,
+             int(np.isin(classes, ("speech", "closed")).sum()))
     return MouthLibrary(frames=idx.astype(np.int64), points=pts, origins=origins.astype(np.int64),
-                        shapes=shapes, poses=poses, crops=crops)
+                        shapes=shapes, poses=poses, crops=crops, mouths=canon[:, 48:68].astype(np.float32),
+                       classes=classes)
 
 
 def cached_library(video: str | os.PathLike[str], track: FaceTrack,

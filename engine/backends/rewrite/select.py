@@ -25,6 +25,7 @@ class SelectionWeights:
     hold: float = 0.4  # the same entry on consecutive frames
     jump: float = 0.7  # any entry other than the next template frame
     jump_shape: float = 0.5  # extra per unit of shape change at a jump
+    shape: float = 0.3  # each predicted shape component beyond opening and width, relative to opening
     closed: float = 30.0  # opening error weight where the mouth must be shut (pauses, closures)
 
 
@@ -58,7 +59,8 @@ def select_sources(targets: np.ndarray, dest_poses: np.ndarray, shapes: np.ndarr
                    closed: np.ndarray | None = None) -> np.ndarray:
     """Library entry per output frame, minimising shape, pose and transition costs over the sequence.
 
-    `closed` marks output frames whose mouth must be shut: there any opening beyond the target
+    `targets` and `shapes` have one column per shape descriptor: opening, width, then any further
+    shape scores (each weighted `weights.shape`). `closed` marks output frames whose mouth must be shut: there any opening beyond the target
     costs `weights.closed` times more, and the head pose matters less, so pauses really close.
     """
     wts = weights or SelectionWeights()
@@ -70,14 +72,16 @@ def select_sources(targets: np.ndarray, dest_poses: np.ndarray, shapes: np.ndarr
     k = min(CANDIDATES, m)
     s = shapes / scale
     t = targets / scale
+    dim_w = np.array([1.0, wts.width] + [wts.shape] * (shapes.shape[1] - 2))
     cand = np.zeros((n, k), np.int64)
     unary = np.zeros((n, k))
     shut = np.zeros(n, bool) if closed is None else np.asarray(closed, bool)
     for f in range(n):
+        rest = ((s[:, 1:] - t[f, 1:]) ** 2 * dim_w[1:]).sum(axis=1)
         if shut[f]:
-            d = wts.closed * np.maximum(s[:, 0] - t[f, 0], 0.0) ** 2 + wts.width * (s[:, 1] - t[f, 1]) ** 2
+            d = wts.closed * np.maximum(s[:, 0] - t[f, 0], 0.0) ** 2 + rest
         else:
-            d = (s[:, 0] - t[f, 0]) ** 2 + wts.width * (s[:, 1] - t[f, 1]) ** 2
+            d = (s[:, 0] - t[f, 0]) ** 2 + rest
         if np.isfinite(dest_poses[f]).all():
             pose_weight = wts.pose
             d = d + pose_weight * (((poses - dest_poses[f]) / pose_scale) ** 2).sum(axis=1) / 3.0
@@ -89,7 +93,7 @@ def select_sources(targets: np.ndarray, dest_poses: np.ndarray, shapes: np.ndarr
         prev, cur = cand[f - 1], cand[f]
         follow = frames[cur][None, :] == frames[prev][:, None] + 1
         same = cur[None, :] == prev[:, None]
-        change = np.abs(s[cur][None, :, :] - s[prev][:, None, :]).sum(axis=2)
+        change = np.abs(s[cur][None, :, :2] - s[prev][:, None, :2]).sum(axis=2)
         trans = np.where(follow, 0.0, np.where(same, wts.hold, wts.jump + wts.jump_shape * change))
         cost = total[:, None] + trans
         back[f] = np.argmin(cost, axis=0)
