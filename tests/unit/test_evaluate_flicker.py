@@ -18,7 +18,7 @@ from engine.evaluate.clips import ClipSplit, write_av  # noqa: E402
 from engine.evaluate.renderers import BackendRenderer, Renderer, RendererFactory, backend_renderer  # noqa: E402
 from engine.evaluate.report import SUMMARY_FIELDS, ClipReport  # noqa: E402
 from engine.evaluate.run import RunResult, evaluate_clips  # noqa: E402
-from engine.evaluate.synthetic import SyntheticClip, base_face, make_talking_clip  # noqa: E402
+from engine.evaluate.synthetic import SyntheticClip, base_face  # noqa: E402
 from engine.evaluate.tracking import (cached_track_video, cached_track_video_with_change,  # noqa: E402
                                       frame_landmarks, track_video_with_change)
 from engine.faces.canonical import apply_affine  # noqa: E402
@@ -207,16 +207,6 @@ def test_old_json_records_still_load() -> None:
 
 
 # ---- the evaluation run -------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def talking(tmp_path_factory: pytest.TempPathFactory) -> SyntheticClip:
-    return make_talking_clip(tmp_path_factory.mktemp("talking") / "astronaut.mp4", seconds=6.0)
-
-
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("landmarks")
 
 
 def run(talking: SyntheticClip, cache: Path, factory: RendererFactory, name: str, tmp: Path) -> ClipReport:

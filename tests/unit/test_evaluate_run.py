@@ -19,22 +19,12 @@ from engine.evaluate.oracle import oracle_renderer  # noqa: E402
 from engine.evaluate.renderers import BackendRenderer, Renderer  # noqa: E402
 from engine.evaluate.report import SCHEMA, ClipReport  # noqa: E402
 from engine.evaluate.run import RunResult, evaluate_clips  # noqa: E402
-from engine.evaluate.synthetic import SyntheticClip, make_talking_clip  # noqa: E402
+from engine.evaluate.synthetic import SyntheticClip  # noqa: E402
 from engine.evaluate.tracking import cached_track_video, track_frames  # noqa: E402
 from engine.media_audio import load_audio  # noqa: E402
 from engine.media_probe import audio_duration  # noqa: E402
 from engine.media_read import iter_frames  # noqa: E402
 from engine.testmedia import make_test_video  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def talking(tmp_path_factory: pytest.TempPathFactory) -> SyntheticClip:
-    return make_talking_clip(tmp_path_factory.mktemp("talking") / "astronaut.mp4", seconds=6.0)
-
-
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("landmarks")
 
 
 @pytest.fixture(scope="module")
