@@ -10,7 +10,7 @@ import pytest
 
 import engine
 from engine.backends.rewrite.library import MouthLibrary
-from engine.backends.rewrite.synth import LEVELS, neutral_entry, synth_mouths
+from engine.backends.rewrite.synth import LEVELS, ladder_steps, neutral_entry, synth_mouths
 from engine.evaluate import loudness, metrics
 from engine.evaluate.tracking import track_video
 from engine.faces.canonical import inner_lip_gap, to_canonical_series
@@ -80,3 +80,10 @@ def test_the_opening_ladder_opens_step_by_step(silent_presenter, tmp_path) -> No
     assert gaps[0] < gaps[len(gaps) // 2] < gaps[-1]
     assert not np.array_equal(synth.crops[0], synth.crops[-1])
     assert synth.nearest(0.0) == 0 and synth.nearest(5.0) == len(LEVELS) - 1
+
+
+def test_ladder_steps_close_pauses_and_spread_speech_by_rank() -> None:
+    rel = np.array([0.0, 0.3, 0.35, 0.4, 0.01, 0.32, 0.45])  # a compressed prediction, as regression gives
+    steps = ladder_steps(rel, closed_below=0.02)
+    assert steps[0] == steps[4] == 0
+    assert steps[6] == len(LEVELS) - 1 and 1 <= steps[1] < steps[5] < steps[2] < steps[3] < steps[6]

@@ -116,6 +116,7 @@ class _Job:
                          "presenter's neutral mouth instead", ctx.video.name, int(speech.sum()), len(lib))
                 self.library = lib
                 self.synth = synth_mouths(lib)
+                self.synth_steps = self.synth.steps(self.curves.open) if self.synth is not None else None
                 self.dest, self.has_face = destinations(self.track, ctx.n_frames)
             else:
                 log.info("%s: too few usable template frames (%d); using the fallback warp", ctx.video.name, len(lib))
@@ -177,7 +178,7 @@ class _Job:
         """Output frame k with the neutral mouth opened as far as the audio asks."""
         if k >= len(self.dest) or not self.has_face[k]:
             return frame
-        i = self.synth.nearest(self.curves.open[k])
+        i = int(self.synth_steps[k])
         dst = self.track.points[self.dest[k]]
         src_pts = self.synth.points[i]
         target = warp_points(dst, src_pts)

@@ -6,10 +6,11 @@ smiling, not lopsided: `neutral_entry`) is opened by a landmark warp to a fixed 
 openings once per render (`synth_mouths`): the lower lip and chin drop, the corners follow the
 width, and the new gap between the lips is filled with a mouth interior. Where the template has
 an open mouth of its own, the interior is that mouth's (its teeth line and tongue shading, taken
-from the most open frame and stretched into the gap); otherwise it is a dark red-brown shade.
-Every output frame then takes the ladder step nearest to the opening the audio asks for, and
-the compositing carries it onto the destination frame like any library mouth, so it stays
-symmetric and in the presenter's own colours.
+from its most open speech-like frame and stretched into the gap); otherwise it is a dark
+red-brown shade. Every output frame then takes a ladder step by the rank of the opening the audio
+asks for (`ladder_steps`: closed in pauses, the loudest speech fully open), and the compositing
+carries it onto the destination frame like any library mouth, so it stays symmetric and in the
+presenter's own colours.
 """
 from __future__ import annotations
 
@@ -42,6 +43,12 @@ class SynthMouths:
         """The ladder step closest to a relative opening."""
         return int(np.argmin(np.abs(LEVELS - float(open_rel))))
 
+    def steps(self, open_rel: np.ndarray) -> np.ndarray:
+        """The ladder step of every output frame (`ladder_steps`)."""
+        from .select import CLOSED_BELOW
+
+        return ladder_steps(open_rel, CLOSED_BELOW)
+
 
 def neutral_entry(lib: MouthLibrary) -> int:
     """The library's most neutral mouth: among its calm mouths (closed or speech-like) the
@@ -55,11 +62,29 @@ def neutral_entry(lib: MouthLibrary) -> int:
 
 
 def _interior(lib: MouthLibrary) -> tuple[np.ndarray, np.ndarray] | None:
-    """(crop, inner-lip polygon in crop coordinates) of the template's most open mouth, if it opens."""
-    e = int(np.argmax(lib.shapes[:, 0]))
+    """(crop, inner-lip polygon in crop coordinates) of the template's most open speech-like mouth, if
+    one opens (a grin's teeth are not a speaking mouth's interior)."""
+    speech = np.flatnonzero(np.asarray(lib.classes) == "speech")
+    if not len(speech):
+        return None
+    e = int(speech[np.argmax(lib.shapes[speech, 0])])
     if lib.shapes[e, 0] < MIN_INTERIOR_GAP:
         return None
     return np.asarray(lib.crops[e]), np.asarray(lib.points[e], np.float32)[INNER_LIPS]
+
+
+def ladder_steps(open_rel: np.ndarray, closed_below: float) -> np.ndarray:
+    """The ladder step of every output frame: closed frames take step 0, open ones are spread by rank
+    over the rest (the quietest speech a little open, the loudest fully), whatever the scale of the
+    prediction, as the library's openings are."""
+    rel = np.asarray(open_rel, np.float64)
+    steps = np.zeros(len(rel), np.int64)
+    open_frames = np.flatnonzero(rel > closed_below)
+    if len(open_frames):
+        ranks = np.argsort(np.argsort(rel[open_frames], kind="stable"), kind="stable")
+        q = (ranks + 1) / len(open_frames)
+        steps[open_frames] = 1 + np.round(q * (len(LEVELS) - 2)).astype(np.int64)
+    return steps
 
 
 def fill_interior(crop: np.ndarray, gap: np.ndarray, source: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
