@@ -192,7 +192,12 @@ def test_bad_options_name_the_option(clip, tmp_path) -> None:
     audio = _wav(tmp_path / "a.wav", _speech(1.0))
     with pytest.raises(InvalidOptions, match="front_end"):
         engine.render(audio, clip, tmp_path / "x.mp4", {"backend": "rewrite", "front_end": "telepathy", **FAST})
-    with pytest.raises(EngineError, match="mouth model"):
+    with pytest.raises(EngineError, match="mouth_model"):
         engine.render(audio, clip, tmp_path / "y.mp4", {"backend": "rewrite", "mouth_model": str(tmp_path / "none.json"),
                                                         **FAST})
-    assert not (tmp_path / "x.mp4").exists() and not (tmp_path / "y.mp4").exists()
+    for bad in ("heavy", "-1", "3", None):
+        with pytest.raises(InvalidOptions, match="shape_weight"):
+            engine.render(audio, clip, tmp_path / "z.mp4", {"backend": "rewrite", "shape_weight": bad, **FAST})
+    with pytest.raises(EngineError, match="one of default, en or a model file; 'fr' is neither"):
+        engine.render(audio, clip, tmp_path / "w.mp4", {"backend": "rewrite", "mouth_model": "fr", **FAST})
+    assert not any((tmp_path / f"{n}.mp4").exists() for n in "xyzw")

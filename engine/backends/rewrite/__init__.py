@@ -31,6 +31,7 @@ from .fallback import fallback_frame, fallback_rgb
 from .library import MouthLibrary, cached_library
 from .plan import (MIN_ENTRIES, SHUT_GAP, FramePlan, adjust_opening, adjust_shape, destinations,
                    library_has_variety, plan_frames, speech_entries, warp_points)
+from .select import SelectionWeights
 from .synth import SynthMouths, synth_mouths
 
 log = logging.getLogger(__name__)
@@ -82,9 +83,29 @@ def mouth_model_option(ctx: RenderContext):  # noqa: ANN201 - MouthModel | None
     path = ctx.options.extra.get("mouth_model")
     if not path:
         return None
-    from ...speech.learned import SHIPPED_MODELS, MouthModel, shipped_model
+    from pathlib import Path
 
-    return shipped_model(str(path)) if str(path) in SHIPPED_MODELS else MouthModel.load(str(path))
+    from ...speech.learned import SHIPPED_MODELS, MouthModel, MouthModelMissing, shipped_model
+
+    if str(path) in SHIPPED_MODELS:
+        return shipped_model(str(path))
+    if not Path(str(path)).is_file():
+        raise MouthModelMissing(f"mouth_model must be one of {', '.join(SHIPPED_MODELS)} or a model file; "
+                                f"{str(path)!r} is neither")
+    return MouthModel.load(str(path))
+
+
+def shape_weight_option(ctx: RenderContext) -> float:
+    """The `shape_weight` render option: how much the predicted mouth shape (beyond opening and
+    width) counts in choosing library mouths, 0 (not at all) to 2."""
+    raw = ctx.options.extra.get("shape_weight", SelectionWeights.shape)
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise InvalidOptions(f"shape_weight must be a number from 0 to 2, got {raw!r}") from None
+    if not 0.0 <= value <= 2.0:
+        raise InvalidOptions(f"shape_weight must be a number from 0 to 2, got {raw!r}")
+    return value
 
 
 def flag_option(ctx: RenderContext, name: str, default: bool) -> bool:
@@ -98,6 +119,7 @@ class _Job:
     def __init__(self, ctx: RenderContext, progress: ProgressFn) -> None:
         front_end, model = front_end_option(ctx), mouth_model_option(ctx)  # bad options fail before any work
         self.adjust = flag_option(ctx, "adjust_opening", True)
+        self.weights = SelectionWeights(shape=shape_weight_option(ctx))
         cache = ctx.options.cache_dir or None
         self.track: FaceTrack = track_video(ctx.video, ctx.fps, progress=progress, cache_dir=cache)
         progress("mouths", 0.0)
@@ -110,7 +132,7 @@ class _Job:
             speech = speech_entries(lib)
             if library_has_variety(lib, speech):
                 self.library = lib
-                self.plan = plan_frames(self.track, lib, self.curves, ctx.n_frames, allowed=speech)
+                self.plan = plan_frames(self.track, lib, self.curves, ctx.n_frames, self.weights, allowed=speech)
             elif len(lib) >= MIN_ENTRIES:
                 log.info("%s: %d of %d template mouths show speech, with too little variety; opening the "
                          "presenter's neutral mouth instead", ctx.video.name, int(speech.sum()), len(lib))
