@@ -60,8 +60,9 @@ def select_sources(targets: np.ndarray, dest_poses: np.ndarray, shapes: np.ndarr
     """Library entry per output frame, minimising shape, pose and transition costs over the sequence.
 
     `targets` and `shapes` have one column per shape descriptor: opening, width, then any further
-    shape scores (each weighted `weights.shape`). `closed` marks output frames whose mouth must be shut: there any opening beyond the target
-    costs `weights.closed` times more, and the head pose matters less, so pauses really close.
+    shape scores (each weighted `weights.shape`). `closed` marks output frames whose mouth must be
+    shut: there any opening beyond the target costs `weights.closed` times more, the further shape
+    scores are ignored, and the head pose matters less, so pauses really close.
     """
     wts = weights or SelectionWeights()
     n, m = len(targets), len(shapes)
@@ -77,11 +78,10 @@ def select_sources(targets: np.ndarray, dest_poses: np.ndarray, shapes: np.ndarr
     unary = np.zeros((n, k))
     shut = np.zeros(n, bool) if closed is None else np.asarray(closed, bool)
     for f in range(n):
-        rest = ((s[:, 1:] - t[f, 1:]) ** 2 * dim_w[1:]).sum(axis=1)
-        if shut[f]:
-            d = wts.closed * np.maximum(s[:, 0] - t[f, 0], 0.0) ** 2 + rest
+        if shut[f]:  # a pause: closed lips matter, the predicted shape does not (it is the mean mouth there)
+            d = wts.closed * np.maximum(s[:, 0] - t[f, 0], 0.0) ** 2 + wts.width * (s[:, 1] - t[f, 1]) ** 2
         else:
-            d = (s[:, 0] - t[f, 0]) ** 2 + rest
+            d = ((s - t[f]) ** 2 * dim_w).sum(axis=1)
         if np.isfinite(dest_poses[f]).all():
             pose_weight = wts.pose
             d = d + pose_weight * (((poses - dest_poses[f]) / pose_scale) ** 2).sum(axis=1) / 3.0
