@@ -305,19 +305,19 @@ def judge(fig: Figures, is_image: bool) -> tuple[Verdict, list[dict[str, str]]]:
                             "The mouth barely changes shape. Record the presenter talking naturally, opening the "
                             "mouth as in normal speech."))
     expression = fig.classes.get(MouthClass.EXPRESSION, 0.0) + fig.classes.get(MouthClass.ASYMMETRIC, 0.0)
-    if expression > EXPRESSION_SHARE:
-        pct = round(expression * 100)
-        rule(Verdict.USABLE, _advice(
-            "expressions", f"{pct}% 的画面在微笑、撇嘴或做表情，这些嘴型不能用来说话。请在讲话时保持自然放松的表情。",
-            f"The presenter smiles, smirks or pulls faces in {pct}% of the video; those mouths cannot be used for "
-            "speech. Keep a relaxed, natural face while talking."))
     occluded = fig.classes.get(MouthClass.OCCLUDED, 0.0)
-    if occluded > OCCLUDED_SHARE:
-        pct = round(occluded * 100)
-        rule(Verdict.USABLE, _advice(
-            "mouth_hidden", f"{pct}% 的画面中嘴部被遮挡或看不清（手、话筒、头发）。请让嘴部始终清晰可见。",
-            f"The mouth is hidden or unclear in {pct}% of the video (a hand, a microphone, hair). Keep the mouth "
-            "clearly visible."))
+    for share, limit, code, zh, en in (
+            (expression, EXPRESSION_SHARE, "expressions",
+             "{pct}% 的画面在微笑、撇嘴或做表情，这些嘴型不能用来说话。请在讲话时保持自然放松的表情。",
+             "The presenter smiles, smirks or pulls faces in {pct}% of the video; those mouths cannot be used for "
+             "speech. Keep a relaxed, natural face while talking."),
+            (occluded, OCCLUDED_SHARE, "mouth_hidden",
+             "{pct}% 的画面中嘴部被遮挡或看不清（手、话筒、头发）。请让嘴部始终清晰可见。",
+             "The mouth is hidden or unclear in {pct}% of the video (a hand, a microphone, hair). Keep the mouth "
+             "clearly visible.")):
+        if share > limit:
+            pct = round(share * 100)
+            rule(Verdict.USABLE, _advice(code, zh.format(pct=pct), en.format(pct=pct)))
     verdict = Verdict.POOR if Verdict.POOR in levels else Verdict.USABLE if levels else Verdict.GOOD
     order = {Verdict.POOR: 0, Verdict.USABLE: 1}
     ranked = sorted(zip(levels, advice), key=lambda la: order[la[0]])
