@@ -388,9 +388,11 @@ def tail(path: Path, lines: int) -> str:
 def choose_language() -> str:
     """The sidebar language switch; the browser's preference (Chinese unless it asks for English) first."""
     if "lang" not in st.session_state:
+        # the page's own language (navigator.language) first: some browsers send their default
+        # Accept-Language on the websocket the headers come from, whatever the page was set to
         header = ""
         try:
-            header = st.context.headers.get("Accept-Language", "") or ""
+            header = st.context.locale or st.context.headers.get("Accept-Language", "") or ""
         except Exception:  # noqa: BLE001 - no request context (tests)
             header = ""
         st.session_state["lang"] = preferred_language(header)
