@@ -122,6 +122,9 @@ def test_batch_upload_progress_history_zip_cancel_reload(root, layout, media, da
     inputs.nth(0).set_input_files(str(media["audio_short"]))
     inputs.nth(1).set_input_files([str(p) for p in presenters])
     expect(page.get_by_text("讲师2.mp4").first).to_be_visible(timeout=30_000)
+    for i in range(3):  # each presenter's template check, in Chinese, once the server has checked it
+        expect(page.get_by_text(re.compile(rf"讲师{i}\.mp4 · 模板检查: \W*(良好|可用|较差) — ")).first).to_be_visible(
+            timeout=90_000)
     _shot(page, "02-batch-uploaded")
     page.get_by_role("button", name="全部生成").click()
     expect(page.get_by_text("已提交任务")).to_be_visible(timeout=60_000)
