@@ -116,8 +116,12 @@ def _curves(open_hops: np.ndarray, width_hops: np.ndarray, round_hops: np.ndarra
     opening = at_frames(np.clip(_hops(open_hops, hops), 0, None) * gate, fps, n_frames)
     width = at_frames(_hops(width_hops, hops) * gate, fps, n_frames)
     rnd = at_frames(_hops(round_hops, hops) * gate, fps, n_frames)
-    speech = at_frames(act.astype(np.float64), fps, n_frames) > 0.5
-    return MouthCurves(fps, opening, width, rnd, speech)
+    return MouthCurves(fps, opening, width, rnd, _speech_frames(a, fps, n_frames))
+
+
+def _speech_frames(a: Analysis, fps: float, n_frames: int) -> np.ndarray:
+    """Per video frame: whether speech is heard over most of it."""
+    return at_frames(a.activity().astype(np.float64), fps, n_frames) > 0.5
 
 
 def _loudness(a: Analysis, fps: float, n: int, presenter: PresenterSample | None) -> MouthCurves:
@@ -169,14 +173,17 @@ def _phone_features(a: Analysis) -> np.ndarray:
 
 def _mouth_model(a: Analysis, fps: float, n: int, presenter: PresenterSample | None,
                  model: object | None = None) -> MouthCurves:
-    from .learned import default_model, frame_features
+    from .learned import PHONE_FEATURE_SETS, default_model, frame_features
 
     m = model or default_model()
     rel, width_z, shape = m.curves(frame_features(a, fps, n, m.feature_set))  # type: ignore[attr-defined]
-    base = _phones(a, fps, n, presenter)
     gate = at_frames(_gate(a.activity()), fps, n)
+    # rounding from the phones only where the model hears them anyway: a phone-free model never runs
+    # the (English) recogniser, and its rounding is in the shape scores
+    uses_phones = m.feature_set in PHONE_FEATURE_SETS  # type: ignore[attr-defined]
+    rnd = _phones(a, fps, n, presenter).round if uses_phones else np.zeros(n)
     return MouthCurves(fps, np.clip(rel, 0.0, 1.5) * gate, np.clip(width_z / WIDTH_Z_SPAN, -1.0, 1.0) * gate,
-                       base.round, base.speech, shape=shape * gate[:, None],
+                       rnd, _speech_frames(a, fps, n), shape=shape * gate[:, None],
                        shape_basis=np.asarray(m.shape_basis))  # type: ignore[attr-defined]
 
 

@@ -48,11 +48,15 @@ BASE_COLUMNS = 22  # loudness, voice gate, 20 log-mel bands
 FORMANT_COLUMNS = 6
 
 
+FORMANT_FEATURE_SETS = ("all", "no-phones")
+PHONE_FEATURE_SETS = ("all", "no-formants")  # the sets that run the English phone recogniser
+
+
 def _uses(feature_set: str) -> tuple[bool, bool]:
     """(formants, phones) of a feature set."""
     if feature_set not in FEATURE_SETS:
         raise ValueError(f"unknown feature set {feature_set!r}; choose one of {', '.join(FEATURE_SETS)}")
-    return feature_set in ("all", "no-phones"), feature_set in ("all", "no-formants")
+    return feature_set in FORMANT_FEATURE_SETS, feature_set in PHONE_FEATURE_SETS
 
 
 def hop_features(a, feature_set: str = "all") -> np.ndarray:  # noqa: ANN001 - frontend.Analysis

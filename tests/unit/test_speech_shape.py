@@ -136,3 +136,20 @@ def test_shape_warp_is_bounded_and_follows_the_face_rotation() -> None:
     assert np.allclose(moved[MOUTH] - turned[MOUTH], [-0.02 * SHAPE_PULL * 100, 0], atol=1e-3)
     huge = adjust_shape(face, np.full(40, 1.0))
     assert np.linalg.norm(huge[MOUTH] - face[MOUTH], axis=1).max() <= MAX_SHAPE_MOVE * 100 + 1e-3
+
+
+def test_the_default_model_never_runs_the_english_phone_recogniser(monkeypatch) -> None:
+    from engine.speech import frontend, predict_mouth
+    from engine.speech.learned import shipped_model
+    from engine.testmedia import speech_like
+
+    def refuse(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise AssertionError("the phone recogniser ran")
+
+    monkeypatch.setattr(frontend, "recognise_phones", refuse)
+    audio = np.concatenate([speech_like(1.0, RATE), np.zeros(RATE // 2, np.float32)])
+    curves = predict_mouth(audio, 25.0, 37)
+    assert curves.open[:20].max() > 0.1 and curves.speech[:20].any() and not curves.speech[30:].any()
+    assert not curves.round.any()
+    with pytest.raises(AssertionError, match="phone recogniser ran"):  # the English model does hear phones
+        predict_mouth(audio, 25.0, 37, model=shipped_model("en"))
