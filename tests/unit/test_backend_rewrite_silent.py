@@ -79,7 +79,8 @@ def test_the_opening_ladder_opens_step_by_step(silent_presenter, tmp_path) -> No
     gaps = [float(np.linalg.norm(p[66] - p[62])) for p in synth.points]
     assert gaps[0] < gaps[len(gaps) // 2] < gaps[-1]
     assert not np.array_equal(synth.crops[0], synth.crops[-1])
-    assert synth.nearest(0.0) == 0 and synth.nearest(5.0) == len(LEVELS) - 1
+    steps = synth.steps(np.array([0.0, 0.3, 0.9]))
+    assert steps[0] == 0 and steps[-1] == len(LEVELS) - 1
 
 
 def test_ladder_steps_close_pauses_and_spread_speech_by_rank() -> None:

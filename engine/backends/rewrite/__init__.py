@@ -28,9 +28,9 @@ from ...speech.features import ANALYSIS_RATE
 from ..base import Backend, ProgressFn, RenderContext
 from ..none import NoneBackend
 from .fallback import fallback_frame, fallback_rgb
-from .library import MouthLibrary, cached_library
+from .library import MouthLibrary, cached_library, speech_entries
 from .plan import (MIN_ENTRIES, SHUT_GAP, FramePlan, adjust_opening, adjust_shape, destinations,
-                   library_has_variety, plan_frames, speech_entries, warp_points)
+                   library_has_variety, plan_frames, warp_points)
 from .select import SelectionWeights
 from .synth import SynthMouths, synth_mouths
 
@@ -136,9 +136,8 @@ class _Job:
             elif len(lib) >= MIN_ENTRIES:
                 log.info("%s: %d of %d template mouths show speech, with too little variety; opening the "
                          "presenter's neutral mouth instead", ctx.video.name, int(speech.sum()), len(lib))
-                self.library = lib
                 self.synth = synth_mouths(lib)
-                self.synth_steps = self.synth.steps(self.curves.open) if self.synth is not None else None
+                self.synth_steps = self.synth.steps(self.curves.open)
                 self.dest, self.has_face = destinations(self.track, ctx.n_frames)
             else:
                 log.info("%s: too few usable template frames (%d); using the fallback warp", ctx.video.name, len(lib))

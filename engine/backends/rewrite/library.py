@@ -17,7 +17,7 @@ import numpy as np
 from ...composite import _roi
 from ...faces import FaceTrack
 from ...media_read import iter_frames
-from ...template_check.mouths import classify_mouths
+from ...template_check.mouths import USABLE_FOR_SPEECH, classify_mouths
 from .shape import canonical, head_pose, mouth_shape
 
 log = logging.getLogger(__name__)
@@ -64,6 +64,11 @@ class MouthLibrary:
         return cls(crops=pixels, **fields)
 
 
+def speech_entries(lib: MouthLibrary) -> np.ndarray:
+    """Mask of the library mouths that show speech or closed lips (not smiles, smirks or occlusions)."""
+    return np.isin(np.asarray(lib.classes), USABLE_FOR_SPEECH)
+
+
 def usable_frames(track: FaceTrack) -> np.ndarray:
     """Template frames whose face was really detected (not interpolated), away from shot changes."""
     ok = track.present & np.isfinite(track.raw_points).all(axis=(1, 2)) & np.isfinite(track.points).all(axis=(1, 2))
@@ -103,7 +108,7 @@ def build_library(video: str | os.PathLike[str], track: FaceTrack) -> MouthLibra
     classes = classify_mouths(canon) if len(idx) else np.zeros(0, "<U10")
     poses = np.array([head_pose(track.points[j]) for j in idx]).reshape(-1, 3)
     log.info("mouth library: %d frames of %d, crops %dx%d, %d speech-like or closed", len(idx), track.n_frames, w, h,
-             int(np.isin(classes, ("speech", "closed")).sum()))
+             int(np.isin(classes, USABLE_FOR_SPEECH).sum()))
     return MouthLibrary(frames=idx.astype(np.int64), points=pts, origins=origins.astype(np.int64),
                         shapes=shapes, poses=poses, crops=crops, mouths=canon[:, 48:68].astype(np.float32),
                        classes=classes)

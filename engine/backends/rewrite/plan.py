@@ -35,14 +35,6 @@ class FramePlan:
     shape_basis: np.ndarray | None = None  # (c, 40) canonical mouth directions (x, y interleaved)
 
 
-SPEECH_CLASSES = ("speech", "closed")  # engine.template_check.MouthClass values a lip-sync may show
-
-
-def speech_entries(lib: MouthLibrary) -> np.ndarray:
-    """Mask of the library mouths that show speech or closed lips (not smiles, smirks or occlusions)."""
-    return np.isin(np.asarray(lib.classes), SPEECH_CLASSES)
-
-
 def library_has_variety(lib: MouthLibrary, allowed: np.ndarray | None = None) -> bool:
     """Whether the template shows enough different mouths (among `allowed` ones) to draw speech from."""
     o = lib.shapes[:, 0] if allowed is None else lib.shapes[np.asarray(allowed, bool), 0]

@@ -22,7 +22,8 @@ import numpy as np
 
 from ...composite import _composite_crop
 from .fallback import fallback_points, opened_gap, paint_interior
-from .library import MouthLibrary
+from .library import MouthLibrary, speech_entries
+from .select import CLOSED_BELOW
 
 log = logging.getLogger(__name__)
 
@@ -39,21 +40,15 @@ class SynthMouths:
     crops: list[np.ndarray]
     points: list[np.ndarray]
 
-    def nearest(self, open_rel: float) -> int:
-        """The ladder step closest to a relative opening."""
-        return int(np.argmin(np.abs(LEVELS - float(open_rel))))
-
     def steps(self, open_rel: np.ndarray) -> np.ndarray:
         """The ladder step of every output frame (`ladder_steps`)."""
-        from .select import CLOSED_BELOW
-
         return ladder_steps(open_rel, CLOSED_BELOW)
 
 
 def neutral_entry(lib: MouthLibrary) -> int:
     """The library's most neutral mouth: among its calm mouths (closed or speech-like) the
     narrowest of the least open; when every mouth is an expression, the narrowest (the least smile)."""
-    calm = np.flatnonzero(np.isin(lib.classes, ("closed", "speech")))
+    calm = np.flatnonzero(speech_entries(lib))
     if not len(calm):
         return int(np.argmin(lib.shapes[:, 1]))
     opening = lib.shapes[calm, 0]
@@ -120,10 +115,10 @@ def open_mouth(crop: np.ndarray, points: np.ndarray, open_rel: float,
     return fill_interior(warped, opened_gap(pts, target), interior), target
 
 
-def synth_mouths(lib: MouthLibrary) -> SynthMouths | None:
-    """The opening ladder of the presenter's neutral mouth, or None for an empty library."""
+def synth_mouths(lib: MouthLibrary) -> SynthMouths:
+    """The opening ladder of the presenter's neutral mouth (the library must not be empty)."""
     if not len(lib):
-        return None
+        raise ValueError("an empty mouth library has no neutral mouth to open")
     e = neutral_entry(lib)
     interior = _interior(lib)
     crops, points = [], []
