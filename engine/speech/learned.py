@@ -26,7 +26,7 @@ import numpy as np
 
 from ..errors import EngineError
 from .features import at_frames
-from .ridge import stack_context
+from .ridge import fit_penalised, stack_context
 
 MODEL_SCHEMA = 2
 FEATURE_VERSION = 3
@@ -137,17 +137,12 @@ class MouthModel:
         z = (x - np.asarray(self.mean)) / np.asarray(self.scale)
         return z @ np.asarray(self.coef) + np.asarray(self.intercept)
 
-    def relative(self, x: np.ndarray) -> np.ndarray:
-        """Openings mapped so 0 is the training's closed mouth and 1 its wide-open one."""
-        return self._relative(self.predict(x)[:, 0])
-
-    def _relative(self, opening_z: np.ndarray) -> np.ndarray:
-        return (opening_z - self.y_closed) / max(self.y_open - self.y_closed, 1e-6)
-
     def curves(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(relative opening, width z, shape scores rescaled to the real spread) for rows of features."""
+        """(opening mapped so 0 is the training's closed mouth and 1 its wide-open one, width z,
+        shape scores rescaled to the real spread) for rows of features."""
         y = self.predict(x)
-        return self._relative(y[:, 0]), y[:, 1], y[:, 2:] * np.asarray(self.shape_gain)
+        relative = (y[:, 0] - self.y_closed) / max(self.y_open - self.y_closed, 1e-6)
+        return relative, y[:, 1], y[:, 2:] * np.asarray(self.shape_gain)
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write as JSON."""
@@ -207,23 +202,6 @@ def training_targets(opening: np.ndarray, width: np.ndarray, mouth: np.ndarray |
     return np.column_stack([standardise_opening(opening), standardise_opening(width), scores])
 
 
-def fit_penalised(x: np.ndarray, y: np.ndarray, penalty: float) -> tuple[np.ndarray, np.ndarray, np.ndarray,
-                                                                        np.ndarray]:
-    """Ridge fit of every output column: (mean, scale, coef, intercept) over rows finite in x and y.
-
-    The penalty is per 100 rows (it grows with the data, so one value means the same on any set).
-    """
-    ok = np.isfinite(x).all(axis=1) & np.isfinite(y).all(axis=1)
-    x, y = x[ok], y[ok]
-    if len(y) < 10:
-        raise ValueError("too few frames to fit")
-    mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
-    z = (x - mean) / scale
-    intercept = y.mean(axis=0)
-    coef = np.linalg.solve(z.T @ z + penalty * len(z) / 100.0 * np.eye(z.shape[1]), z.T @ (y - intercept))
-    return mean, scale, coef, intercept
-
-
 def fit_model(features: list[np.ndarray], openings: list[np.ndarray], names: list[str],
               widths: list[np.ndarray] | None = None, mouths: list[np.ndarray | None] | None = None,
               penalty: float = 100.0, licences: list[str] | None = None, feature_set: str = "all") -> MouthModel:
@@ -236,13 +214,14 @@ def fit_model(features: list[np.ndarray], openings: list[np.ndarray], names: lis
     x, y = np.concatenate(features), np.concatenate(ys)
     y = np.where(np.isfinite(y), y, 0.0) if not have else y
     y[:, 1] = np.nan_to_num(y[:, 1])
-    mean, scale, coef, intercept = fit_penalised(x, y, penalty)
+    fit = fit_penalised(x, y, penalty)
     ok = np.isfinite(x).all(axis=1) & np.isfinite(y).all(axis=1)
-    pred = ((x[ok] - mean) / scale) @ coef + intercept
+    pred = fit.predict(x[ok])
     spread = y[ok, 2:].std(axis=0) / np.maximum(pred[:, 2:].std(axis=0), 1e-9)
     gain = np.where(y[ok, 2:].std(axis=0) > 0, spread, 1.0)
     op = y[ok, 0]
-    return MouthModel(mean=mean.tolist(), scale=scale.tolist(), coef=coef.tolist(), intercept=intercept.tolist(),
+    return MouthModel(mean=fit.mean.tolist(), scale=fit.scale.tolist(), coef=fit.coef.tolist(),
+                      intercept=np.asarray(fit.intercept).tolist(),
                       y_closed=float(np.percentile(op, 3)), y_open=float(np.percentile(op, 97)),
                       shape_basis=basis.tolist(), shape_gain=gain.tolist(), trained_on=list(names),
                       licences=sorted(set(licences or [])), penalty=float(penalty), feature_set=feature_set)

@@ -17,12 +17,12 @@ def stack_context(x: np.ndarray, before: int, after: int) -> np.ndarray:
 
 @dataclass
 class RidgeFit:
-    """y ~ ((x - mean) / scale) @ coef + intercept."""
+    """y ~ ((x - mean) / scale) @ coef + intercept (one intercept per column of y)."""
 
     mean: np.ndarray
     scale: np.ndarray
     coef: np.ndarray
-    intercept: float
+    intercept: float | np.ndarray
     lam: float
 
     def predict(self, x: np.ndarray) -> np.ndarray:
@@ -52,6 +52,19 @@ def fit_ridge(x: np.ndarray, y: np.ndarray, folds: int = 4) -> RidgeFit:
             coef = _solve(z[train], yc[train] - yc[train].mean(), lam * len(train) / 100.0)
             err += float(((z[b] @ coef + yc[train].mean() - yc[b]) ** 2).sum())
         best = min(best, (err, lam))
-    lam = best[1]
-    coef = _solve(z, yc, lam * len(y) / 100.0)
-    return RidgeFit(mean, scale, coef, float(y.mean()), lam)
+    return fit_penalised(x, y, best[1])
+
+
+def fit_penalised(x: np.ndarray, y: np.ndarray, lam: float) -> RidgeFit:
+    """Ridge fit with a given penalty over the rows finite in x and y; y may have several columns.
+
+    The penalty is per 100 rows (it grows with the data, so one value means the same on any set).
+    """
+    ok = np.isfinite(x).all(axis=1) & np.isfinite(y).reshape(len(y), -1).all(axis=1)
+    x, y = x[ok], y[ok]
+    if len(y) < 10:
+        raise ValueError("too few frames to fit")
+    mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
+    intercept = y.mean(axis=0)
+    coef = _solve((x - mean) / scale, y - intercept, lam * len(y) / 100.0)
+    return RidgeFit(mean, scale, coef, float(intercept) if y.ndim == 1 else intercept, lam)
