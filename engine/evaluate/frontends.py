@@ -29,7 +29,7 @@ from ..speech.learned import MouthModel, hop_features
 from . import loudness, metrics
 from .clips import clip_audio, plan_cut
 from .report import JsonLine
-from .speakers import speaker_group, speaker_of
+from .speakers import speaker_of
 from .tracking import cached_track_video
 
 log = logging.getLogger(__name__)
@@ -156,12 +156,6 @@ def compare(clips: Sequence[str], front_ends: Sequence[str] | None = None,
     return scores
 
 
-def _median(values: Sequence[float]) -> float:
-    """Median of the finite values (NaN when there are none)."""
-    finite = [v for v in values if np.isfinite(v)]
-    return float(np.median(finite)) if finite else float("nan")
-
-
 def table(scores: Sequence[FrontEndScore]) -> str:
     """A markdown table: per front end, median aperture_r in own and other voice, then per clip."""
     names = list(dict.fromkeys(s.front_end for s in scores))
@@ -173,8 +167,8 @@ def table(scores: Sequence[FrontEndScore]) -> str:
         got = [by[name, c] for c in clips if (name, c) in by]
         cells = [f"{by[name, c].aperture_r:.2f} / {by[name, c].aperture_r_voice:.2f}" if (name, c) in by else "-"
                  for c in clips]
-        rows.append(f"| {name} | {_median([s.aperture_r for s in got]):.3f} | "
-                    f"{_median([s.aperture_r_voice for s in got]):.3f} | " + " | ".join(cells) + " |")
+        rows.append(f"| {name} | {metrics.finite_median([s.aperture_r for s in got]):.3f} | "
+                    f"{metrics.finite_median([s.aperture_r_voice for s in got]):.3f} | " + " | ".join(cells) + " |")
     lo = [next(s.loudness_r for s in scores if s.clip == c) for c in clips]
-    rows.append(f"| (loudness_r) | {_median(lo):.3f} | | " + " | ".join(f"{v:.2f}" for v in lo) + " |")
+    rows.append(f"| (loudness_r) | {metrics.finite_median(lo):.3f} | | " + " | ".join(f"{v:.2f}" for v in lo) + " |")
     return "\n".join(rows)

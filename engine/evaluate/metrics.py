@@ -48,6 +48,12 @@ def opening(canonical: np.ndarray) -> np.ndarray:
     return inner_lip_gap(canonical)
 
 
+def finite_median(values) -> float:  # noqa: ANN001 - any iterable of numbers
+    """Median of the finite values (NaN when there are none)."""
+    finite = [float(v) for v in values if np.isfinite(v)]
+    return float(np.median(finite)) if finite else float("nan")
+
+
 def median3(x: np.ndarray) -> np.ndarray:
     """3-frame median filter; NaN frames stay NaN, and a window's NaN neighbours are left out."""
     x = np.asarray(x, np.float64)

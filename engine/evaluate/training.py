@@ -22,10 +22,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..pingpong import pingpong_index
-from ..speech.features import ANALYSIS_RATE, at_frames
+from ..speech.features import ANALYSIS_RATE
 from ..speech.frontend import Analysis
-from ..speech.learned import CONTEXT, FEATURE_SETS, MouthModel, fit_model, hop_features, select_columns
-from ..speech.ridge import stack_context
+from ..speech.learned import MouthModel, fit_model, frame_inputs, hop_features, select_columns
 from . import loudness, metrics
 from .frontends import ClipData
 from .report import JsonLine
@@ -108,7 +107,7 @@ def prepare(data: ClipData, voice: bool = True) -> TrainingClip:
 
 def frames(hops: np.ndarray, fps: float, n: int, feature_set: str = "all") -> np.ndarray:
     """Model inputs at frame rate from per-hop features (as learned.frame_features does)."""
-    return stack_context(at_frames(select_columns(hops, feature_set), fps, n), CONTEXT, CONTEXT)
+    return frame_inputs(select_columns(hops, feature_set), fps, n)
 
 
 def fit(clips: Sequence[TrainingClip], penalty: float, feature_set: str = "all") -> MouthModel:
@@ -224,21 +223,16 @@ def train_final(clips: Sequence[TrainingClip], feature_set: str = SHIPPED_FEATUR
     return fit(pool, choose_penalty(pool, penalties, feature_set), feature_set)
 
 
-def _median(values: Sequence[float]) -> float:
-    finite = [v for v in values if np.isfinite(v)]
-    return float(np.median(finite)) if finite else float("nan")
-
-
 def summary_row(scores: Sequence[LosoScore]) -> dict[str, float]:
     """Medians of the figures (and of the LMD ratios to doing nothing)."""
     return {
         "clips": len(scores),
-        "aperture_r": _median([s.aperture_r for s in scores]),
-        "aperture_r_voice": _median([s.aperture_r_voice for s in scores]),
-        "width_r": _median([s.width_r for s in scores]),
-        "loudness_r": _median([s.loudness_r for s in scores]),
-        "shape_lmd_ratio": _median([s.shape_lmd / s.baseline_lmd for s in scores]),
-        "mean_lmd_ratio": _median([s.mean_lmd / s.baseline_lmd for s in scores]),
+        "aperture_r": metrics.finite_median([s.aperture_r for s in scores]),
+        "aperture_r_voice": metrics.finite_median([s.aperture_r_voice for s in scores]),
+        "width_r": metrics.finite_median([s.width_r for s in scores]),
+        "loudness_r": metrics.finite_median([s.loudness_r for s in scores]),
+        "shape_lmd_ratio": metrics.finite_median([s.shape_lmd / s.baseline_lmd for s in scores]),
+        "mean_lmd_ratio": metrics.finite_median([s.mean_lmd / s.baseline_lmd for s in scores]),
     }
 
 

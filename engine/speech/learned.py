@@ -92,7 +92,12 @@ def select_columns(hops: np.ndarray, feature_set: str) -> np.ndarray:
 
 def frame_features(a, fps: float, n_frames: int, feature_set: str = "all") -> np.ndarray:  # noqa: ANN001
     """(n_frames, features * (2 * CONTEXT + 1)) model inputs at video frame rate."""
-    return stack_context(at_frames(hop_features(a, feature_set), fps, n_frames), CONTEXT, CONTEXT)
+    return frame_inputs(hop_features(a, feature_set), fps, n_frames)
+
+
+def frame_inputs(hops: np.ndarray, fps: float, n_frames: int) -> np.ndarray:
+    """Per-hop features averaged over each video frame, with CONTEXT frames either side."""
+    return stack_context(at_frames(hops, fps, n_frames), CONTEXT, CONTEXT)
 
 
 def standardise_opening(opening: np.ndarray) -> np.ndarray:

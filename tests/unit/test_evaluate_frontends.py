@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from engine.cli import main
-from engine.evaluate.frontends import compare, held_out_models, load_clip, speaker_group, table
+from engine.evaluate.frontends import compare, held_out_models, load_clip, table
+from engine.evaluate.speakers import speaker_group
 from engine.evaluate.synthetic import make_talking_clip
 from engine.speech.learned import MouthModel
 
