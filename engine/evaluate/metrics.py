@@ -32,15 +32,24 @@ class ShiftCorr:
 
 def mouth_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Per frame: mean distance between the 20 mouth points of two (n, 68, 2) canonical series."""
-    d = np.linalg.norm(np.asarray(a)[:, MOUTH_POINTS] - np.asarray(b)[:, MOUTH_POINTS], axis=-1)
-    return d.mean(axis=1)
+    return point_distance(np.asarray(a)[:, MOUTH_POINTS], np.asarray(b)[:, MOUTH_POINTS])
+
+
+def point_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per frame: mean distance between corresponding points of two (n, points, 2) series."""
+    return np.linalg.norm(np.asarray(a) - np.asarray(b), axis=-1).mean(axis=1)
 
 
 def mouth_lmd(a: np.ndarray, b: np.ndarray) -> float:
     """Mean over frames (where both have a face) of the per-frame mouth distance; NaN if none."""
-    d = mouth_distance(a, b)
-    d = d[np.isfinite(d)]
-    return float(d.mean()) if d.size else float("nan")
+    return finite_mean(mouth_distance(a, b))
+
+
+def finite_mean(values: np.ndarray) -> float:
+    """Mean of the finite values (NaN when there are none)."""
+    v = np.asarray(values, np.float64)
+    v = v[np.isfinite(v)]
+    return float(v.mean()) if v.size else float("nan")
 
 
 def opening(canonical: np.ndarray) -> np.ndarray:

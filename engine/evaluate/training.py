@@ -149,9 +149,7 @@ def choose_penalty(clips: Sequence[TrainingClip], penalties: Sequence[float] = P
 
 def _lmd(a: np.ndarray, b: np.ndarray) -> float:
     """Mean distance of the 20 mouth points between two (n, 40) series, over frames finite in both."""
-    d = np.linalg.norm((a - b).reshape(len(a), 20, 2), axis=-1).mean(axis=1)
-    d = d[np.isfinite(d)]
-    return float(d.mean()) if d.size else float("nan")
+    return metrics.finite_mean(metrics.point_distance(a.reshape(len(a), 20, 2), b.reshape(len(b), 20, 2)))
 
 
 def score_clip(c: TrainingClip, model: MouthModel, feature_set: str = "all") -> LosoScore:
