@@ -22,7 +22,7 @@ from typing import Any
 
 from spooler.config import REPO_DIR, Layout
 
-from .uploads import CHUNK, safe_name
+from .uploads import safe_name, write_upload
 
 log = logging.getLogger(__name__)
 
@@ -83,26 +83,13 @@ def run_check(path: Path, cache_dir: Path, timeout_s: float = TIMEOUT_S) -> Chec
     return parse_output(done.stdout, done.stderr, done.returncode)
 
 
-def _copy(data: Any, dest: Path) -> None:
-    """Write an upload (Streamlit's UploadedFile, a BytesIO) to dest in chunks, leaving its read position alone."""
-    with open(dest, "wb") as out:
-        if hasattr(data, "getbuffer"):
-            with data.getbuffer() as view:  # no copy in memory, and submit may read the same upload meanwhile
-                for start in range(0, len(view), CHUNK):
-                    out.write(view[start:start + CHUNK])
-        else:
-            data.seek(0)
-            while chunk := data.read(CHUNK):
-                out.write(chunk)
-
-
 def check_upload(layout: Layout, name: str, data: Any, timeout_s: float = TIMEOUT_S) -> CheckOutcome:
     """Copy an upload to a scratch file, check it, remove the copy; never raises."""
     folder = layout.cache / "uploads" / uuid.uuid4().hex[:12]  # the file keeps its name: messages name it
     dest = folder / safe_name(name)
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        _copy(data, dest)
+        write_upload(data, dest)
         return run_check(dest, layout.cache, timeout_s)
     except Exception as exc:  # noqa: BLE001 - a check must never break the page
         log.warning("template check of %s failed: %s", name, exc)

@@ -53,17 +53,26 @@ def save_upload(source: BinaryIO, folder: Path, name: str) -> Path:
     """Copy an uploaded file into `folder` under a safe, unique name, in chunks; returns the path."""
     folder.mkdir(parents=True, exist_ok=True)
     dest = unique_path(folder, safe_name(name))
-    if hasattr(source, "seek"):
-        source.seek(0)
     tmp = dest.with_name(f".{dest.name}.part")
-    with open(tmp, "wb") as out:
-        while True:
-            chunk = source.read(CHUNK)
-            if not chunk:
-                break
-            out.write(chunk)
+    write_upload(source, tmp)
     os.replace(tmp, dest)
     return dest
+
+
+def write_upload(source: BinaryIO, dest: Path) -> None:
+    """Write a whole upload to `dest` in chunks. An in-memory upload (Streamlit's UploadedFile, a
+    BytesIO) is read through its buffer, without moving its read position, so two threads (the
+    template check and a submit) can copy the same upload at once; other files are read from the start."""
+    with open(dest, "wb") as out:
+        if hasattr(source, "getbuffer"):
+            with source.getbuffer() as view:
+                for start in range(0, len(view), CHUNK):
+                    out.write(view[start:start + CHUNK])
+            return
+        if hasattr(source, "seek"):
+            source.seek(0)
+        while chunk := source.read(CHUNK):
+            out.write(chunk)
 
 
 @dataclass(frozen=True)
