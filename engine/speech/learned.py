@@ -142,9 +142,17 @@ class MouthModel:
         z = (x - np.asarray(self.mean)) / np.asarray(self.scale)
         return z @ np.asarray(self.coef) + np.asarray(self.intercept)
 
+    def check_inputs(self, x: np.ndarray) -> None:
+        """MouthModelMissing unless rows of x have the inputs this model was trained on."""
+        if x.ndim != 2 or x.shape[1] != len(self.mean):
+            raise MouthModelMissing(f"this mouth model takes {len(self.mean)} inputs, its feature set "
+                                    f"{self.feature_set!r} gives {x.shape[-1]}; retrain it with "
+                                    "'python -m engine train-mouth'")
+
     def curves(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(opening mapped so 0 is the training's closed mouth and 1 its wide-open one, width z,
         shape scores rescaled to the real spread) for rows of features."""
+        self.check_inputs(x)
         y = self.predict(x)
         relative = (y[:, 0] - self.y_closed) / max(self.y_open - self.y_closed, 1e-6)
         return relative, y[:, 1], y[:, 2:] * np.asarray(self.shape_gain)
@@ -168,7 +176,25 @@ class MouthModel:
                 or model.feature_set not in FEATURE_SETS):
             raise MouthModelMissing(f"the mouth model {path} is for another version of LipSpool; "
                                     "retrain it with 'python -m engine train-mouth'")
+        try:
+            model._check_shapes()
+        except (ValueError, TypeError) as exc:
+            raise MouthModelMissing(f"the mouth model {path} is damaged: {exc}; reinstall LipSpool or retrain it "
+                                    "with 'python -m engine train-mouth'") from exc
         return model
+
+    def _check_shapes(self) -> None:
+        """ValueError unless every array is finite and the arrays' sizes agree with each other."""
+        if self.context != CONTEXT:  # frame_features stacks CONTEXT frames either side
+            raise ValueError(f"context should be {CONTEXT}")
+        inputs, outputs = len(self.mean), 2 + len(self.shape_gain)
+        want = {"mean": (inputs,), "scale": (inputs,), "coef": (inputs, outputs), "intercept": (outputs,),
+                "shape_basis": (outputs - 2, MOUTH_COORDS), "shape_gain": (outputs - 2,),
+                "y_closed": (), "y_open": (), "penalty": ()}
+        for name, shape in want.items():
+            value = np.asarray(getattr(self, name), np.float64)
+            if value.shape != shape or not np.isfinite(value).all():
+                raise ValueError(f"{name} should be {shape or 'a number'} finite numbers")
 
 
 @lru_cache(maxsize=4)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.signal import lfilter
 
 from engine.backends.rewrite.plan import MAX_SHAPE_MOVE, MOUTH, SHAPE_PULL, adjust_shape
@@ -153,3 +155,53 @@ def test_the_default_model_never_runs_the_english_phone_recogniser(monkeypatch) 
     assert not curves.round.any()
     with pytest.raises(AssertionError, match="phone recogniser ran"):  # the English model does hear phones
         predict_mouth(audio, 25.0, 37, model=shipped_model("en"))
+
+
+def _model_json(tmp_path, **changes):  # noqa: ANN001, ANN003, ANN202
+    import json
+
+    from engine.speech.learned import SHIPPED_MODELS
+
+    data = json.loads(SHIPPED_MODELS["default"].read_text())
+    data.update(changes)
+    path = tmp_path / "model.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_a_model_trained_on_other_inputs_is_refused_before_rendering(tmp_path) -> None:
+    from engine.speech import predict_mouth
+    from engine.speech.learned import MouthModelMissing
+    from engine.testmedia import speech_like
+
+    rng = np.random.default_rng(2)
+    feats = [rng.standard_normal((80, 3)) for _ in range(2)]
+    model = fit_model(feats, [f[:, 0] for f in feats], ["a", "b"])  # 3 inputs: no feature set gives that
+    with pytest.raises(MouthModelMissing, match="takes 3 inputs"):
+        predict_mouth(speech_like(1.0, RATE), 25.0, 25, model=model)
+
+
+@pytest.mark.parametrize("changes", [{"coef": [[1.0]]}, {"mean": "zero"}, {"intercept": [0.0, None]},
+                                     {"shape_gain": [1.0]}, {"scale": [float("nan")] * 140}, {"context": 3},
+                                     {"y_open": [1, 2]}])
+def test_a_damaged_model_file_is_refused_with_its_name(tmp_path, changes) -> None:
+    from engine.speech.learned import MouthModelMissing
+
+    path = _model_json(tmp_path, **changes)
+    with pytest.raises(MouthModelMissing, match="model.json is damaged"):
+        MouthModel.load(path)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.recursive(st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=5),
+                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
+                                                                                 max_size=4), max_leaves=12))
+def test_any_json_either_loads_as_a_model_or_is_refused_readably(tmp_path_factory, value) -> None:
+    import json
+
+    from engine.speech.learned import MouthModelMissing
+
+    path = tmp_path_factory.mktemp("fuzz") / "m.json"
+    path.write_text(json.dumps(value))
+    with pytest.raises(MouthModelMissing, match="mouth model"):
+        MouthModel.load(path)
