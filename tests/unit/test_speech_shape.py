@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scipy.signal import lfilter
 
 from engine.backends.rewrite.plan import MAX_SHAPE_MOVE, MOUTH, SHAPE_PULL, adjust_shape
 from engine.backends.rewrite.select import select_sources
@@ -15,19 +14,8 @@ from engine.evaluate.speakers import OPEN, RESEARCH, clip_source, speaker_of
 from engine.faces.canonical import CANONICAL_68
 from engine.speech.formants import formant_features, formant_tracks
 from engine.speech.learned import MouthModel, fit_model, shape_basis
+from speech_media import RATE, vowel  # noqa: E402 - the helper beside this file
 
-RATE = 16000
-
-
-def vowel(f1: float, f2: float, seconds: float, f0: float = 120.0, f3: float = 2600.0) -> np.ndarray:
-    """A glottal pulse train through three formant resonators (a crude but real vowel)."""
-    n = int(seconds * RATE)
-    x = np.zeros(n)
-    x[::int(RATE / f0)] = 1.0
-    for f, bw in ((f1, 80.0), (f2, 100.0), (f3, 150.0)):
-        r = np.exp(-np.pi * bw / RATE)
-        x = lfilter([1.0 - r], [1.0, -2 * r * np.cos(2 * np.pi * f / RATE), r * r], x)
-    return (0.3 * x / np.abs(x).max()).astype(np.float64)
 
 
 def test_formants_of_synthetic_vowels_are_found() -> None:
