@@ -15,6 +15,7 @@ from . import protocol
 from .config import Layout, allowed_roots, layout_for
 from .daemon import Daemon, DaemonOptions, detect_device
 from .logs import setup_logging
+from .names import BadJobId, check_job_id, fit_file_name, printable
 from .records import JobState, JobStatus, new_job_id
 
 EPILOG = "The root folder is --root-path, else $LIPSPOOL_ROOT, else the repository folder."
@@ -67,10 +68,12 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
     args = build_parser().parse_args(argv)
     try:
+        if getattr(args, "job", None) is not None:
+            check_job_id(args.job)  # before it is joined into any path
         layout = layout_for(args.root_path)
         return COMMANDS[args.command](args, layout)
-    except (protocol.SpoolError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (protocol.SpoolError, BadJobId, ValueError, OSError) as exc:
+        print(f"error: {printable(str(exc))}", file=sys.stderr)
         return 1
 
 
@@ -108,22 +111,27 @@ def cmd_submit(args: argparse.Namespace, layout: Layout) -> int:
     for src in sources:
         if not src.is_file():
             raise protocol.InvalidJob(f"input file not found: {src}")
-    if args.copy:
-        sources = copy_inputs(layout, job_id, sources)
-    allowed = allowed_roots(layout.root, args.allow_root)
-    base = Path.cwd()
-    audio, *videos = [str(protocol.resolve_input(str(s), base, allowed, layout.root)) for s in sources]
     options = _parse_options(args.backend, args.option)
     if args.checkpoint:
         given = Path(args.checkpoint).expanduser()
         options["checkpoint"] = str(given.resolve()) if given.exists() else args.checkpoint
     try:
-        RenderOptions.from_dict(options)  # light: catches a bad value before it is queued
+        RenderOptions.from_dict(options)  # light: catches a bad value before anything is written
     except InvalidOptions as exc:
         raise protocol.InvalidJob(f"bad options: {exc}") from None
-    job = protocol.make_job(audio, videos, name=args.name, options=options)
-    job.id = job_id
-    protocol.submit(layout, job)
+    copied = layout.results / job_id / "inputs" if args.copy else None
+    try:
+        if copied is not None:
+            sources = copy_inputs(layout, job_id, sources)
+        allowed = allowed_roots(layout.root, args.allow_root)
+        audio, *videos = [str(protocol.resolve_input(str(s), Path.cwd(), allowed, layout.root)) for s in sources]
+        job = protocol.make_job(audio, videos, name=args.name, options=options)
+        job.id = job_id
+        protocol.submit(layout, job)
+    except BaseException:
+        if copied is not None:  # a failed submit leaves no orphan copies
+            shutil.rmtree(copied.parent, ignore_errors=True)
+        raise
     print(f"queued {len(videos)} item(s); follow with: python -m spooler status {job_id}", file=sys.stderr)
     print(job_id)
     return 0
@@ -135,11 +143,11 @@ def copy_inputs(layout: Layout, job_id: str, sources: list[Path]) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     copies: list[Path] = []
     for src in sources:
-        dest = folder / src.name
+        dest = folder / fit_file_name(src.stem, src.suffix, reserve=8)
         n = 1
         while dest.exists():  # the same file given twice, or two files of one name
             n += 1
-            dest = folder / f"{src.stem}-{n}{src.suffix}"
+            dest = folder / fit_file_name(src.stem, f"-{n}{src.suffix}", reserve=8)
         part = dest.with_name(f".{dest.name}.part")
         shutil.copyfile(src, part)
         part.rename(dest)
@@ -161,7 +169,8 @@ def _line(s: JobStatus) -> str:
     eta = f" eta {s.eta_s:.0f}s" if s.eta_s and s.state == JobState.RUNNING else ""
     current = f" [{s.current_item}]" if s.current_item else ""
     name = f" {s.name}" if s.name else ""
-    return f"{s.job_id}  {s.state.value:<18} {s.done}/{s.total} done, {s.failed} failed  {s.progress:4.0%}{eta}{current}{name}"
+    line = f"{s.job_id}  {s.state.value:<18} {s.done}/{s.total} done, {s.failed} failed  {s.progress:4.0%}{eta}{current}{name}"
+    return printable(line)
 
 
 def cmd_status(args: argparse.Namespace, layout: Layout) -> int:
@@ -172,7 +181,9 @@ def cmd_status(args: argparse.Namespace, layout: Layout) -> int:
         else:
             workers = protocol.list_workers(layout, stale_after_s=30.0)
             alive = [w for w in workers if w.alive]
-            print(f"workers alive: {len(alive)}" + "".join(f"\n  {w.info.worker_id} {w.info.state} {w.info.current_job}" for w in alive))
+            print(f"workers alive: {len(alive)}" + "".join(
+                f"\n  {printable(w.info.worker_id)} {printable(w.info.state)} {printable(w.info.current_job)}"
+                for w in alive))
             for s in jobs:
                 print(_line(s))
         return 0
@@ -187,10 +198,10 @@ def cmd_status(args: argparse.Namespace, layout: Layout) -> int:
         return 0
     print(_line(status))
     if status.message:
-        print(f"  {status.message}")
+        print(f"  {printable(status.message)}")
     for item in status.items:
         detail = item.error or item.output or item.stage
-        print(f"  {item.index + 1:>3}. {item.state.value:<9} {item.progress:4.0%} {item.name}  {detail}")
+        print(printable(f"  {item.index + 1:>3}. {item.state.value:<9} {item.progress:4.0%} {item.name}  {detail}"))
     return 0
 
 

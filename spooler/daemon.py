@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
 import signal
 import socket
@@ -18,8 +19,9 @@ from pathlib import Path
 
 from . import protocol
 from .config import Layout, allowed_roots
+from .names import is_job_id, printable
 from .records import Job, JobState, JobStatus, WorkerInfo, WorkerRef, now_iso
-from .runner import JobRunner, StatusWriter
+from .runner import JOB_PATH_OPTIONS, JobRunner, StatusWriter
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +46,7 @@ def new_worker_id() -> str:
 
 
 CHECKPOINT_RESCAN_BEATS = 10  # heartbeats between looks into <root>/models
+QUIET_EVENTS = ("opened", "closed_no_write")  # file events that never mean new work (reads)
 
 
 class Daemon:
@@ -112,6 +115,8 @@ class Daemon:
 
         class _Wake(FileSystemEventHandler):
             def on_any_event(self, event) -> None:  # noqa: ANN001 - watchdog's event type
+                if event.event_type in QUIET_EVENTS:
+                    return  # our own reads of a settling file must not wake us again
                 paths = (str(event.src_path), str(getattr(event, "dest_path", "") or ""))
                 if any(p.startswith(wanted) for p in paths):
                     wake.set()
@@ -150,12 +155,19 @@ class Daemon:
     # --- the main loop --------------------------------------------------------------------
 
     def _loop(self) -> None:
+        last_error = ""
         while not self.stop_event.is_set():
             self.wake.clear()
             try:
                 worked = self.work_once()
-            except Exception:  # e.g. a full disk: log it, keep serving
-                log.exception("error while handling the spool; retrying in %.1fs", self.options.rescan_s)
+                if last_error:
+                    log.info("the spool is usable again")
+                last_error = ""
+            except Exception as exc:  # e.g. an unreadable spool folder: say it once, keep serving
+                error = f"{type(exc).__name__}: {exc}"
+                if error != last_error:
+                    log.exception("error while handling the spool; retrying every %.1fs", self.options.rescan_s)
+                last_error = error
                 worked = False
             if self.stop_event.is_set():
                 break
@@ -169,37 +181,72 @@ class Daemon:
         for path in protocol.orphaned_jobs(self.layout, self.options.stale_after_s):
             taken = protocol.claim(path, self.layout, self.worker.worker_id)
             if taken is not None:
-                log.info("took back job %s from %s", protocol.job_id_of(path), protocol.owner_of(path))
-                self._handle(taken, claimed_at=time.time())
+                log.info("took back job %s from %s", protocol.job_id_of(path), printable(protocol.owner_of(path)))
+                self._handle(taken, claimed_at=time.time(), fresh=False)
                 return True
         for path in protocol.queued_files(self.layout):
             if self.stop_event.is_set():
                 return False
             if not path.name.endswith(".json"):
                 if not protocol.is_settling(path):
-                    protocol.reject(path, self.layout, "not a job file: job files end in .json")
+                    self._reject(path, "not a job file: job files end in .json")
                 continue
             if protocol.is_settling(path) and _unparsable(path):
                 continue  # a hand-copied file still being written: look again at the next scan
             claimed = protocol.claim(path, self.layout, self.worker.worker_id)
             if claimed is None:
                 continue  # another daemon won
-            self._handle(claimed, claimed_at=time.time())
+            self._handle(claimed, claimed_at=time.time(), fresh=True)
             return True
         return False
 
-    def _handle(self, path: Path, claimed_at: float) -> None:
-        """Validate and run a claimed job file, or reject it with the reason."""
+    def _handle(self, path: Path, claimed_at: float, fresh: bool) -> None:
+        """Validate and run a claimed job file, or reject it with the reason.
+
+        Whatever goes wrong before the job runs rejects it (one log line, a status under its id,
+        or under a fresh id when its own belongs to another job); nothing stays in active/.
+        """
         t0 = time.monotonic()
+        allowed = allowed_roots(self.layout.root, self.options.allow_roots)
         try:
+            file_id = protocol.job_id_of(path)
+            if fresh and is_job_id(file_id):
+                where = protocol.existing_job(self.layout, file_id, besides=path)
+                if where:
+                    raise protocol.DuplicateJob(f"a job with id {file_id} already exists ({where}); rename the file "
+                                                "or delete the old job first")
             job = protocol.load_job(path)
-            job = protocol.resolve_job_inputs(job, self.layout, allowed_roots(self.layout.root, self.options.allow_roots))
-            check_options(job.options)
+            job = protocol.resolve_job_inputs(job, self.layout, allowed)
+            job.options = check_job_options(job.options, self.layout, allowed)
         except protocol.InvalidJob as exc:
-            protocol.reject(path, self.layout, str(exc))
-            self._write_rejected_status(protocol.job_id_of(path), str(exc))
+            self._reject(path, str(exc), duplicate=isinstance(exc, protocol.DuplicateJob))
             return
-        self._run_job(path, job, claimed_at, t0)
+        except Exception as exc:  # noqa: BLE001 - a bug here must reject the file, never strand it
+            log.debug("reading %s failed", printable(path.name), exc_info=True)
+            self._reject(path, f"internal error while reading the job: {type(exc).__name__}: {exc}")
+            return
+        try:
+            self._run_job(path, job, claimed_at, t0, allowed)
+        except Exception as exc:  # noqa: BLE001 - e.g. a full disk: the job fails, the daemon goes on
+            log.exception("job %s could not run", job.id)
+            self._fail(path, job, f"internal error: {type(exc).__name__}: {exc}")
+
+    def _reject(self, path: Path, reason: str, duplicate: bool = False) -> None:
+        """Move a file to rejected/ with its reason and write a rejected status under its own id,
+        or under a fresh one when its id is not usable or belongs to another job."""
+        reason = printable(" ".join(str(reason).split()))[:2000]
+        file_id = protocol.job_id_of(path)
+        record_id = file_id
+        if duplicate or not is_job_id(file_id):
+            record_id = fresh_record_id(file_id, "dup" if duplicate else "bad")
+        try:
+            moved = protocol.reject(path, self.layout, reason,
+                                    as_name=None if record_id == file_id else f"{record_id}.json")
+            if moved is not None:
+                self._write_rejected_status(record_id, reason)
+        except OSError as exc:
+            log.error("cannot move %s to rejected/ (%s); it stays where it is", printable(path.name),
+                      exc.strerror or exc)
 
     def _write_rejected_status(self, job_id: str, reason: str) -> None:
         status = protocol.read_status(self.layout, job_id) or JobStatus(job_id=job_id, created=now_iso())
@@ -208,7 +255,22 @@ class Daemon:
         status.finished = status.updated = now_iso()
         protocol.write_status(self.layout, status)
 
-    def _run_job(self, path: Path, job: Job, claimed_at: float, t0: float) -> None:
+    def _fail(self, path: Path, job: Job, reason: str) -> None:
+        """End a claimed job that could not run: status failed with the reason, file into failed/."""
+        reason = printable(" ".join(reason.split()))[:2000]
+        try:
+            status = protocol.read_status(self.layout, job.id) or protocol.initial_status(job)
+            status.state, status.message = JobState.FAILED, reason
+            status.finished = status.updated = now_iso()
+            protocol.write_status(self.layout, status)
+        except OSError as exc:
+            log.warning("cannot write the status of job %s: %s", job.id, exc.strerror or exc)
+        try:
+            protocol.finish(path, self.layout, JobState.FAILED)
+        except OSError as exc:
+            log.error("cannot move job %s to failed/ (%s)", job.id, exc.strerror or exc)
+
+    def _run_job(self, path: Path, job: Job, claimed_at: float, t0: float, allowed: list[Path]) -> None:
         status = protocol.read_status(self.layout, job.id)
         if status is None or len(status.items) != len(job.videos):
             status = protocol.initial_status(job)
@@ -219,10 +281,10 @@ class Daemon:
         status.backend = _backend_name(job.options) or status.backend
         ref = WorkerRef(self.worker.worker_id, self.worker.host, self.worker.pid, time.time())
         writer = StatusWriter(self.layout, status, ref, path)
-        runner = JobRunner(self.layout, job, writer, self.options.device, self.stop_event.is_set)
+        runner = JobRunner(self.layout, job, writer, self.options.device, self.stop_event.is_set, allowed)
         self.worker.state, self.worker.current_job = "busy", job.id
         self._writer = writer
-        log.info("running job %s (%s): %d items", job.id, job.name or "unnamed", len(job.videos))
+        log.info("running job %s (%s): %d items", job.id, printable(job.name) or "unnamed", len(job.videos))
         try:
             state = runner.run()
         finally:
@@ -242,6 +304,51 @@ class Daemon:
         log.info("job %s %s: %d done, %d failed of %d", job.id, state.value, status.done, status.failed, status.total)
 
 
+def fresh_record_id(file_id: str, tag: str) -> str:
+    """A new, unused-looking job id for the record of a file whose own id cannot be used."""
+    base = re.sub(r"[^A-Za-z0-9._-]+", "_", file_id).strip("._-")[:80] or "job"
+    return f"{base}.{tag}-{secrets.token_hex(4)}"
+
+
+DAEMON_FOLDER_OPTIONS = ("cache_dir", "models_dir", "scratch_dir")  # set by the daemon, never by a job
+
+
+def check_job_options(options: dict, layout: Layout, allowed: list[Path]) -> dict:
+    """The job's options, checked: the engine accepts them and knows their backend, folders are the
+    daemon's own, and every file they name is resolved inside the allowed roots (or <root>/models)."""
+    for key in DAEMON_FOLDER_OPTIONS:
+        if key in options:
+            raise protocol.InvalidJob(f'bad options: "{key}" is set by the daemon (it uses the folders under '
+                                      f"{layout.root}); leave it out of the job")
+    checked = dict(options)
+    for key in JOB_PATH_OPTIONS:
+        value = checked.get(key)
+        if value is None or value == "":
+            continue
+        if not isinstance(value, str):
+            raise protocol.InvalidJob(f'bad options: "{key}" must be a name or a file path')
+        if key == "mouth_model" and value in _shipped_mouth_models():
+            continue
+        if key == "checkpoint" and "/" not in value and value not in (".", ".."):
+            if (layout.models / value).is_file():
+                continue
+            raise protocol.InvalidJob(f'bad options: checkpoint "{printable(value)[:200]}" is not a file in '
+                                      f"{layout.models}")
+        checked[key] = str(protocol.resolve_input(value, layout.spool_dir("new"), [*allowed, layout.models],
+                                                  layout.root))
+    check_options(checked)
+    return checked
+
+
+def _shipped_mouth_models() -> tuple[str, ...]:
+    try:
+        from engine.speech.learned import SHIPPED_MODELS
+
+        return tuple(SHIPPED_MODELS)
+    except Exception:  # noqa: BLE001 - without the engine's list, only paths are accepted
+        return ()
+
+
 def check_options(options: dict) -> None:
     """Raise InvalidJob unless the engine accepts these options and knows their backend."""
     from engine.backends import get_backend
@@ -255,11 +362,12 @@ def check_options(options: dict) -> None:
 
 
 def _unparsable(path: Path) -> bool:
+    """True while a file does not parse as JSON yet (any other fault is found once it is claimed)."""
     try:
         protocol.load_job(path)
     except protocol.UnparsableJob:
         return True
-    except (protocol.InvalidJob, OSError):
+    except Exception:  # noqa: BLE001 - invalid, unreadable, anything: claim it and reject it once
         return False
     return False
 

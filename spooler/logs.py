@@ -11,6 +11,8 @@ import os
 import sys
 from pathlib import Path
 
+from .names import printable
+
 FORMAT = "%(asctime)s %(levelname)-7s [%(process)d] %(name)s: %(message)s"
 MAX_BYTES = 10 * 1024 * 1024
 BACKUPS = 5
@@ -68,9 +70,22 @@ class SharedRotatingFileHandler(logging.Handler):
         super().close()
 
 
+class OneLineFormatter(logging.Formatter):
+    """The standard format, with the message's control characters (newlines, terminal escapes)
+    written as visible escapes: a name can never forge a log line. A traceback, which comes from
+    the daemon itself, keeps its lines."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+        record.message = printable(record.message)
+        return super().formatMessage(record)
+
+    def formatException(self, ei) -> str:  # noqa: ANN001, N802 - logging's signature
+        return "\n".join(printable(line) for line in super().formatException(ei).split("\n"))
+
+
 def setup_logging(log_file: Path, level: int = logging.INFO) -> None:
     """Send the root logger to the shared log file and to stderr."""
-    fmt = logging.Formatter(FORMAT)
+    fmt = OneLineFormatter(FORMAT)
     root = logging.getLogger()
     root.setLevel(level)
     for handler in list(root.handlers):

@@ -15,6 +15,7 @@ and worker heartbeats (workers/W.json) are rewritten whole: temporary file, fsyn
 """
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -27,6 +28,7 @@ from typing import Any, Iterator
 
 from .atomicfile import atomic_write_bytes, atomic_write_json, read_json
 from .config import Layout, how_to_allow
+from .names import MAX_NAME_BYTES, BadJobId, check_job_id, fit_file_name, is_job_id, printable
 from .records import (
     JOB_SCHEMA,
     ItemState,
@@ -43,7 +45,11 @@ log = logging.getLogger(__name__)
 
 SETTLE_S = 2.0  # a hand-written file this fresh that does not parse yet may still be written
 OWNER_SEP = "@"
-_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+MAX_JOB_BYTES = 1024 * 1024  # a job file larger than this is refused unread
+MAX_JOB_DEPTH = 16  # nesting of objects and lists in a job file (options included)
+MAX_VIDEOS = 10000
+MAX_TEXT_CHARS = 4096  # any one string field (a path, a name)
+REASON_SUFFIX = ".reason.txt"
 
 
 class SpoolError(Exception):
@@ -62,6 +68,18 @@ class JobNotFound(SpoolError):
     """No job with that id in this spool."""
 
 
+class DuplicateJob(InvalidJob):
+    """A job file whose id is already taken by another job."""
+
+
+def valid_id(job_id: object) -> str:
+    """`job_id` when it is a valid job id; raise JobNotFound (for lookups by id) otherwise."""
+    try:
+        return check_job_id(job_id)
+    except BadJobId as exc:
+        raise JobNotFound(str(exc)) from None
+
+
 # --- job files ----------------------------------------------------------------------------
 
 
@@ -78,55 +96,119 @@ def owner_of(path: Path) -> str:
 
 
 def parse_job(data: Any, fallback_id: str) -> Job:
-    """Validate a job file's JSON and build the Job; raise InvalidJob with the reason."""
+    """Validate a job file's JSON and build the Job; raise InvalidJob with the reason.
+
+    Every field is checked for its type; a job's id is its file name, and an "id" field, where
+    present, must say the same (so a file can never speak for another job).
+    """
     if not isinstance(data, dict):
         raise InvalidJob("a job file must hold a JSON object")
+    _check_depth(data)
     if "schema" not in data:
         raise InvalidJob(f'missing field "schema" (use "schema": {JOB_SCHEMA})')
-    if data["schema"] != JOB_SCHEMA:
-        raise InvalidJob(f"unknown schema version {data['schema']!r}; this LipSpool reads schema {JOB_SCHEMA}")
+    if data["schema"] != JOB_SCHEMA or isinstance(data["schema"], bool):
+        raise InvalidJob(f"unknown schema version {printable(repr(data['schema']))[:40]}; this LipSpool reads "
+                         f"schema {JOB_SCHEMA}")
     for key in ("audio", "videos"):
         if key not in data:
             raise InvalidJob(f'missing field "{key}"')
-    if not isinstance(data["audio"], str) or not data["audio"].strip():
-        raise InvalidJob('"audio" must be a file path')
+    audio = _path_text(data["audio"], '"audio" must be a file path')
     videos = data["videos"]
     if isinstance(videos, str):
         videos = [videos]
-    if not isinstance(videos, list) or not videos or not all(isinstance(v, str) and v.strip() for v in videos):
+    if not isinstance(videos, list) or not videos:
         raise InvalidJob('"videos" must be a non-empty list of file paths')
+    if len(videos) > MAX_VIDEOS:
+        raise InvalidJob(f'"videos" lists {len(videos)} files; one job takes at most {MAX_VIDEOS}')
+    videos = [_path_text(v, '"videos" must be a non-empty list of file paths') for v in videos]
     options = data.get("options") or {}
-    if not isinstance(options, dict):
+    if not isinstance(options, dict) or not all(isinstance(k, str) for k in options):
         raise InvalidJob('"options" must be an object')
-    job_id = str(data.get("id") or fallback_id)
-    if not _ID_RE.match(job_id) or OWNER_SEP in job_id:
-        raise InvalidJob(f"bad job id {job_id!r}: use letters, digits, '.', '_' and '-' only")
+    fallback_id = fallback_id if is_job_id(fallback_id) else ""
+    given = data.get("id")
+    if given is not None and given != "":
+        if not is_job_id(given):
+            raise InvalidJob(f"bad job id {printable(str(given))[:140]!r}: use letters, digits, '.', '_' and '-' only")
+        if fallback_id and given != fallback_id:
+            raise InvalidJob(f'the "id" field ({given}) must match the file name ({fallback_id}.json); '
+                             'rename the file or leave the field out')
+    job_id = given or fallback_id
+    if not job_id:
+        raise InvalidJob(f"bad job id {printable(fallback_id or str(given))[:140]!r}: name the file with letters, "
+                         "digits, '.', '_' and '-' only")
+    submitted = data.get("submitted_at", None)
+    if submitted is not None and (isinstance(submitted, bool) or not isinstance(submitted, (int, float))
+                                  or not 0 <= submitted < 1e11):
+        raise InvalidJob('"submitted_at" must be a time in seconds since 1970')
     return Job(
         id=job_id,
-        audio=data["audio"],
-        videos=list(videos),
-        name=str(data.get("name") or ""),
-        created=str(data.get("created") or now_iso()),
+        audio=audio,
+        videos=videos,
+        name=_text(data.get("name"), "name"),
+        created=_text(data.get("created"), "created") or now_iso(),
         options=options,
-        submitted_at=float(data.get("submitted_at") or time.time()),
+        submitted_at=float(submitted or time.time()),
     )
+
+
+def _text(value: Any, field_name: str) -> str:
+    """An optional string field ("" when absent or null)."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidJob(f'"{field_name}" must be text')
+    if len(value) > MAX_TEXT_CHARS:
+        raise InvalidJob(f'"{field_name}" is longer than {MAX_TEXT_CHARS} characters')
+    return value
+
+
+def _path_text(value: Any, message: str) -> str:
+    """A path field: non-empty text without NUL characters."""
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidJob(message)
+    if "\0" in value:
+        raise InvalidJob(f"the path {printable(value)[:200]!r} contains a NUL character")
+    if len(value) > MAX_TEXT_CHARS:
+        raise InvalidJob(f"a path is longer than {MAX_TEXT_CHARS} characters (too long)")
+    return value
+
+
+def _check_depth(data: Any) -> None:
+    """Raise InvalidJob when objects and lists nest deeper than MAX_JOB_DEPTH (walked without recursion)."""
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_JOB_DEPTH:
+            raise InvalidJob(f"the job file is nested more than {MAX_JOB_DEPTH} levels deep")
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value)
 
 
 def resolve_input(path_text: str, base: Path, allowed: list[Path], root: Path) -> Path:
     """An input path made absolute (relative to `base`) and checked; raise InvalidJob if unusable."""
-    path = Path(path_text).expanduser()
-    if not path.is_absolute():
-        path = base / path
-    path = path.resolve()
-    if not any(path.is_relative_to(r) for r in allowed):
-        shown = ", ".join(str(r) for r in allowed)
-        raise InvalidJob(f"{path} lies outside the allowed roots ({shown}); {how_to_allow(path.parent, root)}")
-    if not path.exists():
-        raise InvalidJob(f"input file not found: {path}")
-    if not path.is_file():
-        raise InvalidJob(f"input is not a file: {path}")
-    if not os.access(path, os.R_OK):
-        raise InvalidJob(f"input file is not readable: {path}")
+    shown_text = printable(path_text)[:300]
+    try:
+        path = Path(path_text).expanduser()
+        if not path.is_absolute():
+            path = base / path
+        path = path.resolve()
+        if not any(path.is_relative_to(r) for r in allowed):
+            shown = ", ".join(str(r) for r in allowed)
+            raise InvalidJob(f"{printable(str(path))[:300]} lies outside the allowed roots ({shown}); "
+                             f"{how_to_allow(path.parent, root)}")
+        if not path.exists():
+            raise InvalidJob(f"input file not found: {printable(str(path))[:300]}")
+        if not path.is_file():
+            raise InvalidJob(f"input is not a file: {printable(str(path))[:300]}")
+        if not os.access(path, os.R_OK):
+            raise InvalidJob(f"input file is not readable: {printable(str(path))[:300]}")
+    except ValueError as exc:  # e.g. an embedded NUL
+        raise InvalidJob(f"unusable path {shown_text!r}: {exc}") from None
+    except OSError as exc:  # e.g. a name longer than the file system allows, a loop of links
+        reason = "too long for the file system" if exc.errno == errno.ENAMETOOLONG else (exc.strerror or str(exc))
+        raise InvalidJob(f"unusable path {shown_text!r}: {reason}") from None
     return path
 
 
@@ -141,28 +223,76 @@ def resolve_job_inputs(job: Job, layout: Layout, allowed: list[Path]) -> Job:
 def load_job(path: Path) -> Job:
     """Read and validate a job file; raise InvalidJob with a reason a user can act on."""
     try:
-        data = read_json(path)
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_JOB_BYTES + 1)
+    except OSError as exc:
+        raise InvalidJob(f"cannot read the job file: {exc.strerror or exc}") from None
+    if len(raw) > MAX_JOB_BYTES:
+        raise InvalidJob(f"the job file is too big (over {MAX_JOB_BYTES // 1024} KB); a job file lists paths, "
+                         "it never holds media")
+    try:
+        data = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise UnparsableJob("the file is not UTF-8 text") from None
     except json.JSONDecodeError as exc:
         raise UnparsableJob(f"not valid JSON: {exc}") from None
+    except RecursionError:
+        raise InvalidJob(f"the job file is nested more than {MAX_JOB_DEPTH} levels deep") from None
     return parse_job(data, fallback_id=job_id_of(path))
+
+
+def existing_job(layout: Layout, job_id: str, besides: Path | None = None) -> str:
+    """Where a job with this id already lives ("" when the id is free), ignoring the file `besides`.
+
+    A job exists when any spool folder holds its file, its status is past "queued", or its results
+    folder holds anything but the inputs a `submit --copy` put there first.
+    """
+    valid_id(job_id)
+    for folder in ("new", "active", "done", "failed", "rejected"):
+        d = layout.spool_dir(folder)
+        for p in [d / f"{job_id}.json", *d.glob(f"{glob_escape(job_id)}{OWNER_SEP}*.json")]:
+            if p.exists() and (besides is None or p != besides):
+                return f"its job file is in {folder}/"
+    status = read_status(layout, job_id)
+    if status is not None and status.state != JobState.QUEUED:
+        return f"its status says {status.state.value}"
+    results = layout.results / job_id
+    if results.is_dir() and any(p.name != "inputs" for p in results.iterdir()):
+        return f"results/{job_id} exists"
+    return ""
 
 
 # --- submitting ---------------------------------------------------------------------------
 
 
 def submit(layout: Layout, job: Job) -> Path:
-    """Deliver a job: write it in tmp/, then rename into new/. Also writes its queued status."""
-    if not _ID_RE.match(job.id) or OWNER_SEP in job.id:
-        raise InvalidJob(f"bad job id {job.id!r}")
-    if find_job_file(layout, job.id) is not None:
-        raise InvalidJob(f"a job with id {job.id} already exists")
-    write_status(layout, initial_status(job))
-    tmp = layout.spool_dir("tmp") / f"{job.id}.{socket.gethostname()}.{os.getpid()}.json"
-    atomic_write_json(tmp, job.to_dict())
+    """Deliver a job: write it in tmp/, its queued status, then rename into new/.
+
+    Nothing is left behind when any step fails: no status of a job that was never queued.
+    """
+    try:
+        check_job_id(job.id)
+    except BadJobId as exc:
+        raise InvalidJob(str(exc)) from None
+    where = existing_job(layout, job.id)
+    if where:
+        raise DuplicateJob(f"a job with id {job.id} already exists ({where})")
+    tmp = layout.spool_dir("tmp") / f"{job.id}.{socket.gethostname()[:60]}.{os.getpid()}.json"
     dest = layout.spool_dir("new") / f"{job.id}.json"
-    os.rename(tmp, dest)
+    wrote_status = False
+    try:
+        atomic_write_json(tmp, job.to_dict())
+        write_status(layout, initial_status(job))
+        wrote_status = True
+        os.rename(tmp, dest)
+    except BaseException:
+        for leftover in (tmp, status_path(layout, job.id) if wrote_status else None):
+            if leftover is not None:
+                try:
+                    leftover.unlink()
+                except OSError:
+                    pass
+        raise
     log.info("submitted job %s (%d videos)", job.id, len(job.videos))
     return dest
 
@@ -236,21 +366,24 @@ def finish(path: Path, layout: Layout, state: JobState) -> Path:
     return dest
 
 
-def reject(path: Path, layout: Layout, reason: str) -> Path | None:
+def reject(path: Path, layout: Layout, reason: str, as_name: str | None = None) -> Path | None:
     """Move a file that is not a valid job to rejected/, with <name>.reason.txt beside it.
 
-    Returns None when the file was gone (another daemon rejected or claimed it first).
+    The rejected file keeps its name (`as_name` when given), cut by bytes so that the reason
+    file's name fits too. Returns None when the file was gone (another daemon took it first).
     """
-    name = f"{job_id_of(path)}.json" if owner_of(path) else path.name
+    name = as_name or (f"{job_id_of(path)}.json" if owner_of(path) else path.name)
+    name = fit_file_name(name, max_bytes=MAX_NAME_BYTES, reserve=len(REASON_SUFFIX) + 14)
     dest = layout.spool_dir("rejected") / name
-    if dest.exists():
+    if dest.exists() or dest.with_name(dest.name + REASON_SUFFIX).exists():
         dest = dest.with_name(f"{int(time.time() * 1000)}-{dest.name}")
     try:
         os.rename(path, dest)
     except FileNotFoundError:
         return None
-    atomic_write_bytes(dest.with_name(dest.name + ".reason.txt"), (reason.strip() + "\n").encode("utf-8"))
-    log.warning("rejected %s: %s", path.name, reason)
+    line = printable(" ".join(reason.split()))
+    atomic_write_bytes(dest.with_name(dest.name + REASON_SUFFIX), (line + "\n").encode("utf-8"))
+    log.warning("rejected %s: %s", printable(name), line)
     return dest
 
 
@@ -263,7 +396,8 @@ def is_settling(path: Path, settle_s: float = SETTLE_S) -> bool:
 
 
 def find_job_file(layout: Layout, job_id: str) -> Path | None:
-    """The job file of an id, wherever it is in the spool (None if absent)."""
+    """The job file of an id, wherever it is in the spool (None if absent); JobNotFound for a bad id."""
+    valid_id(job_id)
     for folder in ("new", "active", "done", "failed", "rejected"):
         d = layout.spool_dir(folder)
         exact = d / f"{job_id}.json"
@@ -322,11 +456,13 @@ def request_cancel(layout: Layout, job_id: str) -> str:
 
 def cancel_requested(layout: Layout, job_id: str) -> bool:
     """True when someone asked for the job to stop."""
+    valid_id(job_id)
     return (layout.spool_dir("cancel") / job_id).exists()
 
 
 def clear_cancel(layout: Layout, job_id: str) -> None:
     """Remove a handled cancel request."""
+    valid_id(job_id)
     try:
         (layout.spool_dir("cancel") / job_id).unlink()
     except FileNotFoundError:
@@ -361,7 +497,8 @@ def delete_job(layout: Layout, job_id: str) -> None:
 
 
 def status_path(layout: Layout, job_id: str) -> Path:
-    """status/<job_id>.json."""
+    """status/<job_id>.json (JobNotFound for an id that is not of the allowed form)."""
+    valid_id(job_id)
     return layout.spool_dir("status") / f"{job_id}.json"
 
 
@@ -385,7 +522,7 @@ def iter_statuses(layout: Layout) -> Iterator[JobStatus]:
     """Every readable status, newest job first."""
     paths = sorted(layout.spool_dir("status").glob("*.json"), reverse=True)
     for path in paths:
-        if path.name.startswith("."):
+        if path.name.startswith(".") or not is_job_id(path.stem):
             continue
         status = read_status(layout, path.stem)
         if status is not None:

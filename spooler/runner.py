@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import threading
 import time
 from pathlib import Path
@@ -16,6 +15,8 @@ from typing import Callable
 
 from . import protocol
 from .config import Layout
+from .inputs import CheckedInputs, InputChanged
+from .names import MAX_NAME_BYTES, fit_file_name, printable, safe_stem
 from .records import ItemState, ItemStatus, Job, JobState, JobStatus, WorkerRef, now_iso
 
 log = logging.getLogger(__name__)
@@ -33,10 +34,20 @@ class OwnershipLost(Exception):
     """Another worker took the job over (this one looked dead): stop without touching it."""
 
 
+TEMP_NAME_RESERVE = 16  # bytes a temporary sibling adds to a name ('.' + name + '.<8 random>.tmp')
+JOB_PATH_OPTIONS = ("checkpoint", "mouth_model")  # options naming a file the render reads
+
+
 def output_name(index: int, video: str) -> str:
-    """The output file name of item `index`: '03_<safe video stem>.mp4'."""
-    stem = re.sub(r"[^\w.-]+", "_", Path(video).stem, flags=re.UNICODE).strip("._") or "video"
-    return f"{index + 1:02d}_{stem[:80]}.mp4"
+    """The output file name of item `index`: '03_<safe video stem>.mp4', cut by UTF-8 bytes so that
+    it, its thumbnail ('.jpg') and their temporary siblings all fit the file system's name limit."""
+    return fit_file_name(f"{index + 1:02d}_{safe_stem(Path(video).stem, 'video')}", ".mp4", MAX_NAME_BYTES,
+                         reserve=TEMP_NAME_RESERVE)
+
+
+def part_name(index: int, worker_id: str) -> str:
+    """The temporary name an item's output is written under before its rename to `output_name`."""
+    return f".{index + 1:02d}.{worker_id}.part"
 
 
 class StatusWriter:
@@ -50,6 +61,7 @@ class StatusWriter:
         self.lock = threading.RLock()
         self.last_write = 0.0
         self.lost = False
+        self.write_failed = False
 
     def owned(self) -> bool:
         """True while our active/ file exists: a worker that took the job over renamed it."""
@@ -66,8 +78,18 @@ class StatusWriter:
             self.worker.heartbeat = time.time()
             self.status.worker = self.worker
             self.status.updated = now_iso()
-            protocol.write_status(self.layout, self.status)
             self.last_write = time.monotonic()
+            try:
+                protocol.write_status(self.layout, self.status)
+            except OSError as exc:  # a full or read-only disk: the job goes on, its status catches up later
+                if not self.write_failed:
+                    log.warning("cannot write the status of job %s (%s); it is written again once the disk "
+                                "takes it", self.status.job_id, exc.strerror or exc)
+                self.write_failed = True
+            else:
+                if self.write_failed:
+                    log.info("the status of job %s is written again", self.status.job_id)
+                self.write_failed = False
 
     def write_if_due(self, interval_s: float = STATUS_INTERVAL_S) -> None:
         """Write if the last write is older than interval_s."""
@@ -85,6 +107,7 @@ class JobRunner:
         writer: StatusWriter,
         device: str,
         should_stop: Callable[[], bool],
+        allowed: list[Path] | None = None,
     ) -> None:
         self.layout = layout
         self.job = job
@@ -96,6 +119,8 @@ class JobRunner:
         self._last_owner_check = time.monotonic()
         self._cancelled = False
         self.render_s = 0.0
+        self.inputs = CheckedInputs(allowed or [])
+        self.audio: Path | None = None
 
     @property
     def status(self) -> JobStatus:
@@ -103,13 +128,44 @@ class JobRunner:
 
     def run(self) -> JobState | None:
         """Run every unfinished item; return the final state, INTERRUPTED, or None if taken over."""
-        self.out_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            if not self.out_dir.is_dir():
+                raise NotADirectoryError(f"results/{self.job.id} is not a folder")
+        except OSError as exc:
+            return self.fail_job(f"cannot write results to {self.out_dir}: {exc.strerror or exc}")
         with self.writer.lock:
             self.status.state = JobState.RUNNING
             self.status.started = self.status.started or now_iso()
             self.status.message = ""
             self._adopt_finished_outputs()
         self.writer.write()
+        try:
+            self.audio = self.inputs.open(self.job.audio)
+        except InputChanged as exc:
+            return self.fail_job(f"the audio cannot be used: {exc}")
+        try:
+            return self._run_items()
+        finally:
+            self.inputs.close()
+
+    def fail_job(self, reason: str) -> JobState:
+        """End the job as failed with one reason: every unfinished item fails with it."""
+        reason = printable(" ".join(reason.split()))
+        log.warning("job %s failed: %s", self.job.id, reason)
+        with self.writer.lock:
+            for item in self.status.items:
+                if item.state not in (ItemState.DONE, ItemState.FAILED):
+                    item.state, item.error, item.finished = ItemState.FAILED, reason, now_iso()
+            self.status.recount()
+            self.status.state = JobState.FAILED if self.status.done == 0 else JobState.DONE_WITH_FAILURES
+            self.status.message = reason
+            self.status.current_item = ""
+            self.status.eta_s = 0.0
+            self.status.finished = now_iso()
+        return self.status.state
+
+    def _run_items(self) -> JobState | None:
         for item in self.status.items:
             if item.state == ItemState.DONE:
                 continue
@@ -142,47 +198,68 @@ class JobRunner:
     def _run_item(self, item: ItemStatus) -> None:
         engine = self._engine()
         final = self.out_dir / output_name(item.index, item.video)
-        part = final.with_name(f".{final.name}.{self.writer.worker.worker_id}.part")
+        part = self.out_dir / part_name(item.index, self.writer.worker.worker_id)
         thumb = final.with_suffix(".jpg")
-        for leftover in self.out_dir.glob(f".{protocol.glob_escape(final.name)}.*.part"):
+        for leftover in self.out_dir.glob(f".{item.index + 1:02d}.*.part"):
             _remove(leftover)  # from an owner that died mid-item; the job is ours now
         with self.writer.lock:
             item.state, item.stage, item.progress, item.error = ItemState.RUNNING, "starting", 0.0, ""
             item.started = now_iso()
             self.status.current_item = item.name
         self.writer.write()
-        options = {"device": self.device, "cache_dir": str(self.layout.cache), "models_dir": str(self.layout.models),
-                   **self.job.options}
         started = time.monotonic()
+        opened: list[Path] = []
         try:
-            self._check_template(item, options, self._progress_for(item, started))
-            result = engine.render(self.job.audio, item.video, part, options, self._progress_for(item, started))
+            video = self.inputs.open(item.video)
+            opened.append(video)
+            options = {"device": self.device, **self.job.options, "cache_dir": str(self.layout.cache),
+                       "models_dir": str(self.layout.models)}  # the daemon's folders; a job may not name its own
+            for key in JOB_PATH_OPTIONS:
+                value = options.get(key)
+                if isinstance(value, str) and os.path.isabs(value):
+                    options[key] = str(self.inputs.open(value))
+                    opened.append(Path(options[key]))
+            self._check_template(item, video, options, self._progress_for(item, started))
+            result = engine.render(self.audio, video, part, options, self._progress_for(item, started))
             engine.write_thumbnail(part, thumb)
             os.replace(part, final)
         except (StopRequested, OwnershipLost, engine.RenderCancelled):
             _remove(part)
             raise
-        except engine.EngineError as exc:
+        except (engine.EngineError, InputChanged) as exc:
             _remove(part)
-            log.warning("job %s item %d (%s) failed: %s", self.job.id, item.index + 1, item.name, exc)
-            self._mark(item, ItemState.FAILED, str(exc))
+            self._fail_item(item, str(exc))
+            return
+        except OSError as exc:  # a full or read-only disk, a vanished folder: this item fails, the next may work
+            _remove(part)
+            self._fail_item(item, f"cannot write the output: {exc.strerror or exc}"
+                                  f"{f' ({printable(str(exc.filename))[-200:]})' if exc.filename else ''}")
             return
         except Exception as exc:  # a bug must fail the item, never the daemon
             _remove(part)
-            log.exception("job %s item %d (%s) crashed", self.job.id, item.index + 1, item.name)
+            log.exception("job %s item %d (%s) crashed", self.job.id, item.index + 1, printable(item.name))
             self._mark(item, ItemState.FAILED, f"internal error: {type(exc).__name__}: {exc}".splitlines()[0])
             return
         finally:
             self.render_s += time.monotonic() - started
+            for path in opened:
+                self.inputs.release(path)
         with self.writer.lock:
             item.output, item.thumbnail = str(final), str(thumb)
             item.duration_s = float(getattr(result, "duration_s", 0.0) or 0.0)
             item.render_s = round(time.monotonic() - started, 3)
         self._mark(item, ItemState.DONE, "")
         log.info("job %s item %d/%d done: %s (%.1fs)", self.job.id, item.index + 1, len(self.status.items),
-                 final.name, item.render_s)
+                 printable(final.name), item.render_s)
 
-    def _check_template(self, item: ItemStatus, options: dict, progress: Callable[[str, float], None]) -> None:
+    def _fail_item(self, item: ItemStatus, reason: str) -> None:
+        """Mark one item failed with a one-line reason (the job goes on with its other items)."""
+        reason = printable(" ".join(reason.split()))
+        log.warning("job %s item %d (%s) failed: %s", self.job.id, item.index + 1, printable(item.name), reason)
+        self._mark(item, ItemState.FAILED, reason)
+
+    def _check_template(self, item: ItemStatus, video: Path, options: dict,
+                        progress: Callable[[str, float], None]) -> None:
         """Put the engine's template check of the item's video into its status; a failure is only logged.
 
         It runs with the render's options, so the face track it computes lands in the render's cache
@@ -192,17 +269,18 @@ class JobRunner:
         try:
             from engine.template_check import check_before_render
 
-            report = check_before_render(item.video, options, progress)
+            report = check_before_render(video, options, progress)
         except (StopRequested, OwnershipLost, engine.RenderCancelled):
             raise
         except Exception as exc:  # the check only informs: it never fails the item
             log.warning("job %s item %d (%s): template check failed, rendering anyway: %s: %s", self.job.id,
-                        item.index + 1, item.name, type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "")
+                        item.index + 1, printable(item.name), type(exc).__name__, printable(str(exc))[:300])
             return
         with self.writer.lock:
             item.template_check = report.to_dict()
         self.writer.write()
-        log.info("job %s item %d (%s): template %s%s", self.job.id, item.index + 1, item.name, report.verdict.value,
+        log.info("job %s item %d (%s): template %s%s", self.job.id, item.index + 1, printable(item.name),
+                 report.verdict.value,
                  "".join(f"; {a['en']}" for a in report.advice))
 
     def _progress_for(self, item: ItemStatus, started: float) -> Callable[[str, float], None]:

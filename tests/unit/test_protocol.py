@@ -12,6 +12,7 @@ import pytest
 
 from spooler import atomicfile, protocol
 from spooler.config import Layout, allowed_roots
+from spooler.names import is_job_id
 from spooler.records import (
     ItemState,
     JobState,
@@ -274,7 +275,7 @@ def test_queued_files_skip_dotfiles_and_editor_temps_oldest_first(layout: Layout
 def test_job_ids_sort_by_time_and_are_unique() -> None:
     ids = [new_job_id() for _ in range(200)]
     assert len(set(ids)) == 200
-    assert all(protocol._ID_RE.match(i) for i in ids)
+    assert all(is_job_id(i) for i in ids)
 
 
 def test_spool_files_follow_the_umask_not_mkstemps_0600(layout: Layout) -> None:

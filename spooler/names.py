@@ -1,0 +1,73 @@
+"""Names that enter from outside (job ids, file names, job names) made safe to store and to show.
+
+- Job ids are matched in full: letters, digits, '.', '_' and '-', at most 128, no leading dot.
+- File names the project creates are cut by UTF-8 bytes, never by characters, with every
+  suffix counted, so no name ever exceeds the file system's 255-byte limit.
+- Text shown in a terminal or a log line has its control characters (newlines, escape
+  sequences) written out as visible escapes, so a name can never forge a line or move a cursor.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+MAX_NAME_BYTES = 255  # the limit of ext4, xfs, btrfs, tmpfs and most others for one path component
+MAX_ID_CHARS = 128
+_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,%d}" % (MAX_ID_CHARS - 1))
+_UNSAFE_FILE_CHARS = re.compile(r"[^\w.-]+", flags=re.UNICODE)
+
+
+class BadJobId(ValueError):
+    """A job id that is not of the allowed form; the message says what is allowed."""
+
+
+def is_job_id(text: object) -> bool:
+    """True when `text` is a whole, valid job id (no trailing newline, no '@', no path parts)."""
+    return isinstance(text, str) and _ID_RE.fullmatch(text) is not None
+
+
+def check_job_id(text: object) -> str:
+    """`text` if it is a valid job id; raise BadJobId with a readable reason otherwise."""
+    if not is_job_id(text):
+        raise BadJobId(f"bad job id {printable(str(text))[:160]!r}: use 1 to {MAX_ID_CHARS} letters, digits, "
+                       "'.', '_' and '-', starting with a letter or digit")
+    return str(text)
+
+
+def cut_utf8(text: str, max_bytes: int) -> str:
+    """The longest prefix of `text` whose UTF-8 encoding fits in `max_bytes` (never half a character)."""
+    if max_bytes <= 0:
+        return ""
+    data = text.encode("utf-8", "surrogatepass")
+    if len(data) <= max_bytes:
+        return text
+    return data[:max_bytes].decode("utf-8", "ignore")
+
+
+def fit_file_name(stem: str, suffix: str = "", max_bytes: int = MAX_NAME_BYTES, reserve: int = 0) -> str:
+    """`stem + suffix`, the stem cut so the whole name (plus `reserve` bytes a caller will add) fits."""
+    room = max_bytes - reserve - len(suffix.encode("utf-8"))
+    if room < 1:
+        raise ValueError(f"suffix {suffix!r} leaves no room for a name within {max_bytes} bytes")
+    return cut_utf8(stem, room) + suffix
+
+
+def safe_stem(text: str, fallback: str = "file") -> str:
+    """A file-name stem from any text: word characters, '.' and '-' kept, the rest '_', no leading dot."""
+    stem = _UNSAFE_FILE_CHARS.sub("_", unicodedata.normalize("NFC", text)).strip("._")
+    return stem or fallback
+
+
+def printable(text: str) -> str:
+    """`text` with every control or format character (newline, ESC, bidi overrides) as a visible escape."""
+    out = []
+    for ch in str(text):
+        if ch == "\\":
+            out.append("\\\\")
+        elif unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp", "Cs"):
+            code = ord(ch)
+            out.append({"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(ch) or
+                       (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"))
+        else:
+            out.append(ch)
+    return "".join(out)
