@@ -128,3 +128,48 @@ def test_a_failing_template_check_never_fails_the_item(tmp_path: Path, caplog, r
     assert "template_check" not in json.loads(protocol.status_path(layout, job.id).read_text())["items"][0]
     assert any("template check failed, rendering anyway: RuntimeError: the check has a bug" in r.getMessage()
                for r in caplog.records if r.levelno == logging.WARNING)
+
+
+class DiskFullBackend(Backend):
+    """A backend whose output write fails the way a full disk does, on the first job only."""
+
+    name = "diskfull"
+    calls = 0
+
+    def is_available(self) -> tuple[bool, str]:
+        return True, "test backend that runs out of disk once"
+
+    def frames(self, ctx, progress):
+        DiskFullBackend.calls += 1
+        if DiskFullBackend.calls == 1:
+            raise OSError(28, "No space left on device", str(ctx.scratch_dir / "frame.raw"))
+        for _ in range(ctx.n_frames):
+            yield np.zeros((ctx.height, ctx.width, 3), np.uint8)
+
+
+def test_a_full_disk_fails_the_item_with_a_reason_and_the_next_item_runs(tmp_path: Path, restore_signals,
+                                                                        monkeypatch) -> None:
+    register("diskfull", DiskFullBackend)
+    try:
+        layout = Layout(tmp_path / "root").ensure()
+        video = make_test_video(layout.root / "v.mp4", seconds=0.5, size=(64, 48))
+        audio = make_test_audio(layout.root / "a.wav", seconds=0.5)
+        job = protocol.make_job(str(audio), [str(video), str(video)], options={"backend": "diskfull"})
+        protocol.submit(layout, job)
+        writes = {"n": 0}
+        real_write = protocol.write_status
+
+        def flaky_status(layout_, status):  # the status folder refuses one write mid-job
+            writes["n"] += 1
+            if writes["n"] == 3:
+                raise OSError(30, "Read-only file system")
+            real_write(layout_, status)
+
+        monkeypatch.setattr(protocol, "write_status", flaky_status)
+        assert Daemon(layout, DaemonOptions(watch=False, once=True)).run() == 0
+    finally:
+        unregister("diskfull")
+    s = protocol.read_status(layout, job.id)
+    assert s.state == JobState.DONE_WITH_FAILURES and [it.state for it in s.items] == [ItemState.FAILED, ItemState.DONE]
+    assert s.items[0].error.startswith("cannot write the output: No space left on device")
+    assert (layout.spool_dir("done") / f"{job.id}.json").exists()
