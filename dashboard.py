@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import hmac
+import math
 import os
 import sys
 import time
@@ -19,14 +20,17 @@ import streamlit as st
 from spooler import protocol
 from spooler.config import Layout, layout_for
 from spooler.records import FINISHED_STATES, JobState, JobStatus
-from webui import export, history, jobs, share, template_check
+from webui import background, export, history, jobs, share, template_check, throttle, upload_guard
 from webui.choices import FALLBACK_BACKENDS, FRONT_ENDS
 from webui.i18n import LANGUAGE_NAMES, LANGUAGES, preferred_language, state_name, text
 from webui.jobs import Upload
+from webui.plain import code, md, visible
 
 PASSWORD_ENV = "LIPSPOOL_PASSWORD"
 REFRESH_S = 1.0
 STALE_WORKER_S = 30.0
+UPLOAD_SWEEP_S = 2.0  # files uploaded by a session not past the password gate live at most this long
+SHARE_PRUNE_S = 5.0  # a share whose source was deleted stops serving within this
 LOG_LINES = 200
 AUDIO_TYPES = ["wav", "mp3", "m4a", "aac", "flac", "ogg", "opus"]
 VIDEO_TYPES = ["mp4", "mov", "avi", "mkv", "webm", "m4v", "png", "jpg", "jpeg"]
@@ -49,18 +53,38 @@ def expected_password() -> str:
         return ""
 
 
+def client_address() -> object:
+    """The address Streamlit reports for this session's connection (None on loopback or outside a browser)."""
+    try:
+        return st.context.ip_address
+    except Exception:  # noqa: BLE001 - no request context (tests)
+        return None
+
+
 def password_gate(lang: str) -> bool:
-    """True when no password is set or this session entered it (compared in constant time)."""
+    """True when no password is set or this session entered it (compared in constant time).
+
+    Wrong passwords cost time (webui.throttle): while a client is locked out its attempts are
+    refused without being compared, and the page says how long to wait.
+    """
     wanted = expected_password()
     if not wanted or st.session_state.get("authed"):
+        upload_guard.allow(upload_guard.current_session_id())
         return True
+    client = throttle.client_key(client_address())
     with st.form("login"):
         given = st.text_input(text(lang, "password"), type="password")
-        if st.form_submit_button(text(lang, "login")):
-            if hmac.compare_digest(given.encode("utf-8"), wanted.encode("utf-8")):
-                st.session_state["authed"] = True
-                st.rerun()
-            st.error(text(lang, "wrong_password"))
+        submitted = st.form_submit_button(text(lang, "login"))
+    if submitted and throttle.LOGIN.attempt(client) == 0:
+        if hmac.compare_digest(given.encode("utf-8"), wanted.encode("utf-8")):
+            throttle.LOGIN.success(client)
+            st.session_state["authed"] = True
+            upload_guard.allow(upload_guard.current_session_id())
+            st.rerun()
+        st.error(text(lang, "wrong_password"))
+    wait = throttle.LOGIN.wait_left(client)
+    if wait > 0:
+        st.warning(text(lang, "login_wait", s=math.ceil(wait)))
     return False
 
 
@@ -101,7 +125,7 @@ def wav2lip_options(layout: Layout, lang: str, key: str) -> dict:
     names = from_workers(layout, "checkpoints")  # files the daemons found in <root>/models
     if names:
         options["checkpoint"] = st.selectbox(text(lang, "checkpoint"), names, key=f"{key}-ckpt",
-                                             help=text(lang, "checkpoint_help"))
+                                             format_func=visible, help=text(lang, "checkpoint_help"))
     batch = st.number_input(text(lang, "batch_size"), 0, 512, 0, key=f"{key}-batch", help=text(lang, "batch_help"))
     if batch:
         options["batch_size"] = int(batch)
@@ -132,7 +156,7 @@ def submit_page(layout: Layout, lang: str, batch: bool) -> None:
             st.caption(f"{text(lang, 'queued_videos')}: {len(kept)}")
             for v in kept:
                 left, right = st.columns([6, 1])
-                left.write(f"{v.name} ({v.size / 1e6:.1f} MB)")
+                left.markdown(f"{md(v.name)} ({v.size / 1e6:.1f} MB)")
                 if right.button(text(lang, "remove"), key=f"rm-{v.file_id}"):
                     removed.add(v.file_id)
                     st.rerun()
@@ -141,7 +165,7 @@ def submit_page(layout: Layout, lang: str, batch: bool) -> None:
         one = st.file_uploader(text(lang, "video"), type=VIDEO_TYPES, key=f"{key}-video-{nonce}")
         videos = [one] if one is not None else []
         if one is not None:  # shown once the server holds the whole file (the chip above shows at once)
-            st.caption(f"{text(lang, 'received')}: {one.name} ({one.size / 1e6:.1f} MB)")
+            st.caption(f"{text(lang, 'received')}: {md(one.name)} ({one.size / 1e6:.1f} MB)")
     template_checks(layout, lang, videos)
     name = st.text_input(text(lang, "job_name"), key=f"{key}-name-{nonce}")
     options = options_form(layout, lang, key)
@@ -155,9 +179,9 @@ def submit_page(layout: Layout, lang: str, batch: bool) -> None:
         with st.spinner(text(lang, "copying", n=len(videos) + 1)):
             result = jobs.submit_uploads(layout, Upload(audio.name, audio), [Upload(v.name, v) for v in videos],
                                          options, name)
-        notes = [("error", text(lang, "bad_file", name=n, reason=r)) for n, r in result.problems]
+        notes = [("error", text(lang, "bad_file", name=md(n), reason=md(r))) for n, r in result.problems]
         if result.job_id:
-            notes.append(("success", text(lang, "submitted", job=result.job_id, n=result.videos)))
+            notes.append(("success", text(lang, "submitted", job=md(result.job_id), n=result.videos)))
             st.session_state[f"{key}-nonce"] = nonce + 1  # fresh, empty uploaders: Streamlit drops the files
             st.session_state[f"{key}-last"] = result.job_id
         st.session_state[f"{key}-notes"] = notes
@@ -186,12 +210,13 @@ def template_checks(layout: Layout, lang: str, files: list) -> None:
         for f in files:
             future = checks[f.file_id]
             if not future.done():
-                st.caption(text(lang, "tc_checking", name=f.name))
+                st.caption(text(lang, "tc_checking", name=md(f.name)))
                 waiting = True
                 continue
             kind, headline, advice = template_check.lines_for(future.result(), lang)
             box = {"success": st.success, "warning": st.warning, "error": st.error}.get(kind, st.info)
-            box(f"**{f.name}** · {text(lang, 'tc_title')}: {headline}" + "".join(f"\n- {a}" for a in advice))
+            box(f"**{md(f.name)}** · {text(lang, 'tc_title')}: {md(headline)}"
+                + "".join(f"\n- {md(a)}" for a in advice))
         if pending and not waiting:
             st.rerun()  # every check is done: draw the page once more, without polling
 
@@ -226,7 +251,7 @@ def download(path: str, label: str, key: str, mime: str = "video/mp4") -> None:
     if url:
         st.markdown(share.download_link(url, label, name), unsafe_allow_html=True)
     else:
-        st.download_button(label, lambda: open(path, "rb"), file_name=name, mime=mime, key=key)
+        st.download_button(md(label), lambda: open(path, "rb"), file_name=name, mime=mime, key=key)
 
 
 def _eta(seconds: float | None) -> str:
@@ -238,27 +263,27 @@ def _eta(seconds: float | None) -> str:
 def job_card(layout: Layout, lang: str, status: JobStatus, position: int | None, key: str) -> None:
     """One job: overall bar, N / M, the current item, per-item bars, failures, cancel, results."""
     title = status.name or status.job_id
-    st.markdown(f"**{title}** · `{status.job_id}` · {state_name(lang, status.state.value)}")
+    st.markdown(f"**{md(title)}** · {code(status.job_id)} · {state_name(lang, status.state.value)}")
     finished = status.done + status.failed
     label = f"{finished} / {status.total}"
     if status.state == JobState.QUEUED and position:
         label += " · " + text(lang, "queue_pos", pos=position)
     if status.current_item:
-        label += f" · {text(lang, 'current')}: {status.current_item}"
+        label += f" · {text(lang, 'current')}: {md(status.current_item)}"
     if status.eta_s:
         label += " · " + text(lang, "eta", eta=_eta(status.eta_s))
     st.progress(min(1.0, max(0.0, status.progress)), text=label)
     for item in status.items:
         if item.state.value == "running":
-            st.progress(min(1.0, item.progress), text=f"{item.name}: {item.stage} {item.progress:.0%}")
+            st.progress(min(1.0, item.progress), text=f"{md(item.name)}: {md(item.stage)} {item.progress:.0%}")
         elif item.state.value == "failed":
-            st.error(f"{item.name}: {item.error}")
+            st.error(f"{md(item.name)}: {md(item.error)}")
         elif item.state.value == "done" and item.output and Path(item.output).is_file():
-            st.caption(f"✓ {item.name}")
+            st.caption(f"✓ {md(item.name)}")
     if status.state not in FINISHED_STATES:
         if st.button(text(lang, "cancel"), key=f"cancel-{key}-{status.job_id}"):
             jobs.cancel(layout, status.job_id)
-            st.info(text(lang, "cancel_sent", job=status.job_id))
+            st.info(text(lang, "cancel_sent", job=md(status.job_id)))
 
 
 def job_progress(layout: Layout, lang: str, job_id: str, key: str) -> None:
@@ -317,25 +342,25 @@ def history_page(layout: Layout, lang: str) -> None:
     rows_page, _ = history.page_of(shown, int(page))
     frame = pd.DataFrame([{
         text(lang, "thumbnail"): history.thumbnail_uri(r.thumbnail),
-        text(lang, "name"): r.job_name or r.job_id, text(lang, "presenter"): r.presenter,
-        text(lang, "audio"): r.audio, text(lang, "duration"): round(r.duration_s, 1),
+        text(lang, "name"): visible(r.job_name or r.job_id), text(lang, "presenter"): visible(r.presenter),
+        text(lang, "audio"): visible(r.audio), text(lang, "duration"): round(r.duration_s, 1),
         text(lang, "state"): state_name(lang, r.state), text(lang, "created"): r.created[:19].replace("T", " "),
     } for r in rows_page])
     st.dataframe(frame, hide_index=True, use_container_width=True,
                  column_config={text(lang, "thumbnail"): st.column_config.ImageColumn()})
     playable = [r for r in rows_page if r.output]
     if playable:
-        labels = [f"{r.job_name or r.job_id} · {r.presenter}" for r in playable]
+        labels = [visible(f"{r.job_name or r.job_id} · {r.presenter}") for r in playable]
         choice = st.selectbox(text(lang, "result"), range(len(playable)), format_func=lambda i: labels[i],
                               key="hist-pick")
         row = playable[choice]
         player(row.output)
         download(row.output, text(lang, "download"), key="hist-dl")
     job_ids = list(dict.fromkeys(r.job_id for r in shown))
-    job_id = st.selectbox(text(lang, "select_job"), job_ids, key="hist-job")
+    job_id = st.selectbox(text(lang, "select_job"), job_ids, key="hist-job", format_func=visible)
     job_rows = [r for r in rows if r.job_id == job_id and r.output]
     picked_rows = st.multiselect(text(lang, "pick_items"), job_rows, default=job_rows, key=f"hist-items-{job_id}",
-                                 format_func=lambda r: r.presenter, placeholder=text(lang, "pick_items"))
+                                 format_func=lambda r: visible(r.presenter), placeholder=text(lang, "pick_items"))
     cols = st.columns(2)
     if picked_rows and cols[0].button(text(lang, "zip"), key="hist-zip"):
         files = [(Path(r.output), Path(r.output).name) for r in picked_rows]
@@ -350,7 +375,7 @@ def history_page(layout: Layout, lang: str) -> None:
         confirm = cols[1].checkbox(text(lang, "confirm_delete"), key=f"hist-confirm-{job_id}")
         if cols[1].button(text(lang, "delete"), disabled=not confirm, key="hist-delete"):
             jobs.delete(layout, job_id)
-            st.success(text(lang, "deleted", job=job_id))
+            st.success(text(lang, "deleted", job=md(job_id)))
             st.rerun()
 
 
@@ -362,8 +387,8 @@ def zip_on_disk(layout: Layout, job_id: str, files: list[tuple[Path, str]]) -> P
 
 
 def logs_page(layout: Layout, lang: str) -> None:
-    """The tail of the daemon's log, refreshing by itself."""
-    st.caption(f"{text(lang, 'log_path')} `{layout.log_file}` (`tail -F {layout.log_file}`)")
+    """The tail of the daemon's log, refreshing by itself; control characters in it shown as escapes."""
+    st.caption(f"{text(lang, 'log_path')} {code(layout.log_file)} ({code(f'tail -F {layout.log_file}')})")
 
     @st.fragment(run_every=2.0)
     def live() -> None:
@@ -373,7 +398,10 @@ def logs_page(layout: Layout, lang: str) -> None:
 
 
 def tail(path: Path, lines: int) -> str:
-    """The last `lines` lines of a text file (reads at most 256 kB from its end)."""
+    """The last `lines` lines of a text file (reads at most 256 kB from its end), each made `visible`.
+
+    Lines end at a newline only (a CR, form feed or other control character inside a line is
+    shown as an escape, never obeyed by the page)."""
     try:
         with open(path, "rb") as fh:
             fh.seek(0, os.SEEK_END)
@@ -382,7 +410,10 @@ def tail(path: Path, lines: int) -> str:
             data = fh.read().decode("utf-8", errors="replace")
     except OSError:
         return ""
-    return "\n".join(data.splitlines()[-lines:])
+    rows = data.split("\n")
+    if rows and rows[-1] == "":
+        rows.pop()
+    return "\n".join(visible(row.removesuffix("\r")) for row in rows[-lines:])
 
 
 def choose_language() -> str:
@@ -406,6 +437,8 @@ def main() -> None:
     """Draw the app."""
     st.set_page_config(page_title="LipSpool", layout="wide")
     share.lift_static_limit()  # results of several GB stream from disk too
+    background.every("upload-sweep", UPLOAD_SWEEP_S, upload_guard.sweep_runtime)
+    background.every("share-prune", SHARE_PRUNE_S, share.prune)
     layout = layout_for(parse_args(sys.argv[1:]).root_path)
     lang = choose_language()
     st.title(text(lang, "title"))

@@ -58,16 +58,23 @@ def safe_stem(text: str, fallback: str = "file") -> str:
     return stem or fallback
 
 
-def printable(text: str) -> str:
-    """`text` with every control or format character (newline, ESC, bidi overrides) as a visible escape."""
-    out = []
-    for ch in str(text):
-        if ch == "\\":
-            out.append("\\\\")
-        elif unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp", "Cs"):
-            code = ord(ch)
-            out.append({"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(ch) or
-                       (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"))
-        else:
-            out.append(ch)
-    return "".join(out)
+INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})  # controls, bidi/zero-width, surrogates, separators
+_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _visible_char(ch: str) -> str:
+    if unicodedata.category(ch) not in INVISIBLE_CATEGORIES:
+        return ch
+    if ch in _NAMED_ESCAPES:
+        return _NAMED_ESCAPES[ch]
+    code = ord(ch)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def printable(text: object) -> str:
+    """`text` as one line: every control, format or separator character (newline, ESC, a bidi
+    override) written as a visible escape (`\\n`, `\\x1b`, `\\u202e`); everything else as it is."""
+    text = str(text)
+    if text.isprintable():  # the common case, quickly: False for every Cc, Cf, Cs, Zl and Zp character
+        return text
+    return "".join(_visible_char(ch) for ch in text)

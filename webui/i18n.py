@@ -27,6 +27,7 @@ TEXT: dict[str, dict[str, str]] = {
         "delete": "删除任务", "confirm_delete": "确认删除该任务及其所有文件", "deleted": "已删除 {job}。",
         "select_job": "选择任务", "no_results": "没有符合条件的记录。", "log_path": "日志文件：",
         "password": "密码", "wrong_password": "密码错误。", "login": "登录",
+        "login_wait": "密码错误次数过多，请等待 {s} 秒后再试（等待期间的尝试不会被检查）。",
         "result": "结果", "all": "全部", "pick_items": "要打包的结果",
         "st_queued": "排队中", "st_running": "处理中", "st_interrupted": "已中断", "st_done": "完成",
         "st_done_with_failures": "完成（有失败）", "st_failed": "失败", "st_cancelled": "已取消", "st_rejected": "被拒绝",
@@ -67,6 +68,8 @@ TEXT: dict[str, dict[str, str]] = {
         "delete": "Delete job", "confirm_delete": "Yes, delete this job and all its files", "deleted": "Deleted {job}.",
         "select_job": "Job", "no_results": "Nothing matches.", "log_path": "Log file:",
         "password": "Password", "wrong_password": "Wrong password.", "login": "Log in",
+        "login_wait": "Too many wrong passwords: wait {s} s before trying again (tries before then are not "
+                      "checked).",
         "result": "Result", "all": "All", "pick_items": "Results to pack",
         "st_queued": "queued", "st_running": "running", "st_interrupted": "interrupted", "st_done": "done",
         "st_done_with_failures": "done, some failed", "st_failed": "failed", "st_cancelled": "cancelled",

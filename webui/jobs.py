@@ -9,6 +9,7 @@ from typing import Any, BinaryIO
 from spooler import protocol
 from spooler.config import Layout
 
+from . import share
 from .uploads import UploadRejected, check_audio, check_video, save_upload
 
 
@@ -75,9 +76,16 @@ def cancel(layout: Layout, job_id: str) -> str:
     return protocol.request_cancel(layout, job_id)
 
 
-def delete(layout: Layout, job_id: str) -> None:
-    """Delete a finished job and every file it made (inputs, outputs, thumbnails)."""
+def delete(layout: Layout, job_id: str, share_dir: Path | None = None) -> None:
+    """Delete a finished job and every file it made (inputs, outputs, thumbnails, its ZIP export), and
+    revoke at once every share link to them."""
     protocol.delete_job(layout, job_id)
+    share_dir = share_dir or share.SHARE_DIR
     folder = layout.results / job_id
     if folder.resolve().parent == layout.results.resolve():
         shutil.rmtree(folder, ignore_errors=True)
+        share.revoke(folder, share_dir)  # after the files are gone: a page refreshing meanwhile cannot re-share
+    exported = layout.root / "exports" / f"{job_id}.zip"
+    if exported.resolve().parent == (layout.root / "exports").resolve():
+        exported.unlink(missing_ok=True)
+        share.revoke(exported, share_dir)

@@ -13,12 +13,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from spooler.names import fit_file_name
+
 CHUNK = 1 << 20
 MAX_NAME = 120  # characters of the stem kept
 AUDIO_EXT = ("wav", "mp3", "m4a", "aac", "flac", "ogg", "opus", "mp4", "mov", "mkv", "webm")
 VIDEO_EXT = ("mp4", "mov", "avi", "mkv", "webm", "m4v", "png", "jpg", "jpeg")
 MIN_AUDIO_S = 0.3
 MAX_AUDIO_S = 3 * 3600
+
+
+NAME_RESERVE = len("..part") + len("-999")  # bytes save_upload and unique_path may add to a name
 
 
 class UploadRejected(ValueError):
@@ -33,9 +38,9 @@ def safe_name(name: str) -> str:
     stem, dot, ext = base.rpartition(".")
     if not dot:
         stem, ext = base, ""
-    stem = stem.strip()[:MAX_NAME] or "file"
     ext = re.sub(r"[^0-9A-Za-z]", "", ext)[:8].lower()
-    return f"{stem}.{ext}" if ext else stem
+    # cut by UTF-8 bytes, leaving room for save_upload's '.<name>.part' and unique_path's '-NNN'
+    return fit_file_name(stem.strip()[:MAX_NAME] or "file", f".{ext}" if ext else "", reserve=NAME_RESERVE)
 
 
 def unique_path(folder: Path, name: str) -> Path:

@@ -240,3 +240,46 @@ def test_password_english_single_mode_play_and_download(root, layout, media, dae
     other = browser.new_context(locale="en-US").new_page()  # another browser: asked again
     other.goto(url)
     expect(other.get_by_label("Password", exact=True)).to_be_visible(timeout=30_000)
+
+
+MARKUP_NAME = "![x](http://127.0.0.1:9/x.png)\n"  # an outside image and a newline, as a job name
+
+
+def test_markup_in_a_job_name_shows_as_plain_text(root, layout, start_dashboard, page):
+    """A job name that is Markdown for an outside image shows as its literal text, loads nothing."""
+    from playwright.sync_api import expect
+
+    from spooler.testjobs import write_finished_job
+
+    write_finished_job(layout, ["v0.mp4"], name=MARKUP_NAME)
+    protocol.submit(layout, protocol.make_job(str(root / "a.wav"), [str(root / "v1.mp4")], name=MARKUP_NAME))
+    url = start_dashboard()  # no daemon: the second job stays queued
+    outside: list[str] = []
+    page.on("request", lambda request: outside.append(request.url) if "127.0.0.1:9/" in request.url else None)
+    shown = "![x](http://127.0.0.1:9/x.png)\\n"  # the newline made visible
+    page.goto(url)
+    _go(page, "任务进度")
+    expect(page.get_by_text(shown, exact=False).first).to_be_visible(timeout=30_000)
+    _go(page, "历史记录")
+    table = page.locator("[data-testid='stDataFrame']")
+    expect(table).to_contain_text(shown, timeout=30_000)
+    _shot(page, "10-markup-name-as-text")
+    assert page.locator("img[src*='127.0.0.1:9']").count() == 0 and outside == []
+
+
+def test_three_wrong_passwords_make_the_page_wait(start_dashboard, browser):
+    from playwright.sync_api import expect
+
+    url = start_dashboard(password="right")
+    page = browser.new_context(locale="en-US").new_page()
+    page.goto(url)
+    for _ in range(3):
+        page.get_by_label("Password", exact=True).fill("wrong")
+        page.get_by_role("button", name="Log in").click()
+        expect(page.get_by_text("Wrong password.")).to_be_visible(timeout=15_000)
+    expect(page.get_by_text(re.compile(r"Too many wrong passwords: wait 10 s"))).to_be_visible(timeout=15_000)
+    page.get_by_label("Password", exact=True).fill("right")  # refused unchecked while the wait lasts
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_text(re.compile(r"Too many wrong passwords: wait \d+ s"))).to_be_visible(timeout=15_000)
+    expect(page.get_by_text("Presenter video", exact=True)).to_have_count(0)
+    _shot(page, "11-password-wait-en")

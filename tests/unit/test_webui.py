@@ -17,7 +17,7 @@ from spooler.testjobs import write_finished_job
 from webui import export, history, jobs
 from webui.i18n import LANGUAGES, TEXT, preferred_language, state_name, text
 from webui.jobs import Upload
-from webui.uploads import safe_name, unique_path
+from webui.uploads import safe_name, save_upload, unique_path
 
 from engine.testmedia import make_corrupt_file, make_test_audio, make_test_video
 
@@ -29,6 +29,14 @@ def layout(tmp_path, monkeypatch):
     monkeypatch.setenv("LIPSPOOL_ROOT", str(tmp_path / "root"))
     monkeypatch.delenv("LIPSPOOL_PASSWORD", raising=False)
     return layout_for(tmp_path / "root")
+
+
+@pytest.fixture(autouse=True)
+def fresh_login_throttle(monkeypatch):
+    """Wrong passwords are counted process-wide: each test starts with none."""
+    from webui import throttle
+
+    monkeypatch.setattr(throttle, "LOGIN", throttle.Throttle())
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +61,14 @@ def _upload(path: Path, name: str | None = None) -> Upload:
 ])
 def test_upload_names_are_made_safe(given: str, expected: str) -> None:
     assert safe_name(given) == expected
+
+
+def test_long_chinese_upload_names_fit_with_their_temporary_and_unique_forms(tmp_path) -> None:
+    name = safe_name("讲" * 119 + ".mp4")  # 361 bytes as given (a browser sends what the user's disk allows)
+    assert name.startswith("讲讲") and name.endswith(".mp4") and len(name.encode()) <= 255 - 10
+    for _ in range(3):
+        path = save_upload(io.BytesIO(b"x"), tmp_path, name)
+        assert len(f".{path.name}.part".encode()) <= 255
 
 
 def test_unique_path_never_overwrites(tmp_path) -> None:
