@@ -21,7 +21,7 @@ from spooler import protocol
 from spooler.config import Layout, layout_for
 from spooler.records import FINISHED_STATES, JobState, JobStatus
 from webui import background, export, history, jobs, share, template_check, throttle, upload_guard
-from webui.choices import FALLBACK_BACKENDS, FRONT_ENDS
+from webui.choices import FALLBACK_BACKENDS, FRONT_ENDS, NARRATION_MODELS
 from webui.i18n import LANGUAGE_NAMES, LANGUAGES, preferred_language, state_name, text
 from webui.jobs import Upload
 from webui.plain import code, md, visible
@@ -111,9 +111,14 @@ def options_form(layout: Layout, lang: str, key: str) -> dict:
         crf = st.slider(text(lang, "quality"), 14, 30, 20, key=f"{key}-crf", help=text(lang, "quality_help"))
         options = {"backend": backend, "crf": int(crf)}
         if backend == "rewrite":
+            spoken = st.selectbox(text(lang, "narration"), list(NARRATION_MODELS), key=f"{key}-narration",
+                                  index=list(NARRATION_MODELS).index(lang) if lang in NARRATION_MODELS else 0,
+                                  format_func=LANGUAGE_NAMES.get, help=text(lang, "narration_help"))
             front = st.selectbox(text(lang, "front_end"), FRONT_ENDS, key=f"{key}-front", help=text(lang, "front_end_help"))
             if front != FRONT_ENDS[0]:
                 options["front_end"] = front
+            else:
+                options["mouth_model"] = NARRATION_MODELS[spoken]
         elif backend == "wav2lip":
             options.update(wav2lip_options(layout, lang, key))
     return options

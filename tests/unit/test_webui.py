@@ -148,6 +148,9 @@ def test_offered_choices_match_the_engine() -> None:
 
     assert set(choices.FRONT_ENDS) == set(FRONT_ENDS) and choices.FRONT_ENDS[0] == DEFAULT_FRONT_END
     assert choices.FALLBACK_BACKENDS[0] == DEFAULT_BACKEND
+    from engine.speech.learned import SHIPPED_MODELS
+
+    assert set(choices.NARRATION_MODELS.values()) <= set(SHIPPED_MODELS) and choices.NARRATION_MODELS["zh"] == "default"
 
 
 def test_languages_have_the_same_texts_and_follow_the_browser() -> None:
