@@ -8,7 +8,8 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from .errors import EngineError, InvalidOptions, MediaError, RenderCancelled, UnknownBackendError
+from .errors import (AudioTooLong, EngineError, FrameTooLarge, InputTooLarge, InvalidOptions, MediaError,
+                     RenderCancelled, UnknownBackendError)
 from .options import RenderOptions
 
 _LAZY = {
@@ -41,6 +42,6 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
 
 
-__all__ = ["EngineError", "InvalidOptions", "MediaError", "MediaInfo", "RenderCancelled", "RenderOptions", "RenderResult",
-           "UnknownBackendError", "audio_duration", "available_backends", "probe", "render",
-           "write_thumbnail"]
+__all__ = ["AudioTooLong", "EngineError", "FrameTooLarge", "InputTooLarge", "InvalidOptions", "MediaError",
+           "MediaInfo", "RenderCancelled", "RenderOptions", "RenderResult", "UnknownBackendError", "audio_duration",
+           "available_backends", "probe", "render", "write_thumbnail"]

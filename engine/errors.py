@@ -10,6 +10,19 @@ class MediaError(EngineError):
     """An input could not be opened or decoded (corrupt, unsupported, no stream)."""
 
 
+class InputTooLarge(MediaError):
+    """An input is over a size limit (engine.limits); the message names the file, its size, the limit
+    and how to raise it. Raised from the stream headers, before anything is decoded."""
+
+
+class FrameTooLarge(InputTooLarge):
+    """A video's frames (or a picture) have more pixels, or a longer side, than the limit allows."""
+
+
+class AudioTooLong(InputTooLarge):
+    """An audio lasts longer than the limit allows."""
+
+
 class InvalidOptions(EngineError):
     """A render option has a value the engine cannot use; the message names the option."""
 

@@ -1,4 +1,8 @@
-"""probe(): what is in a media file (streams, size after rotation, sane fps, duration)."""
+"""probe(): what is in a media file (streams, size after rotation, sane fps, duration).
+
+probe() refuses a picture over the size limit and (for kind "audio") a sound over the length
+limit from the headers, before decoding anything (`media_limits`, `limits`).
+"""
 from __future__ import annotations
 
 import logging
@@ -15,6 +19,7 @@ import av
 from .errors import EngineError
 from .media_color import output_matrix
 from .media_errors import media_error
+from .media_limits import check_audio_seconds, check_video_stream, open_options
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +69,7 @@ def open_input(path: str | os.PathLike[str], kind: str = "video") -> av.containe
     if p.stat().st_size == 0:
         raise media_error(kind, p, "the file is empty")
     try:
-        return av.open(str(p), "r", metadata_errors="ignore")
+        return av.open(str(p), "r", metadata_errors="ignore", options=open_options())
     except Exception as exc:  # PyAV raises many error types; all mean "cannot read"
         raise media_error(kind, p, exc) from exc
 
@@ -179,6 +184,8 @@ def _probe_open(container: av.container.InputContainer, path: Path, kind: str) -
         a = astreams[0]
         info.update(audio_codec=a.codec_context.name, audio_rate=int(a.rate or 0),
                     audio_channels=int(a.codec_context.layout.nb_channels))
+        if kind == "audio":
+            check_audio_seconds(path, _stream_duration(a, container), kind=kind)
         if not vstreams:
             info["duration_s"] = _stream_duration(a, container)
             if _first_frame(container, a) is None:
@@ -187,6 +194,7 @@ def _probe_open(container: av.container.InputContainer, path: Path, kind: str) -
         v = vstreams[0]
         v.thread_type = "AUTO"
         image = _is_image(container, v)
+        check_video_stream(v, path, kind=kind)
         first = _first_frame(container, v)
         if first is None:
             raise media_error(kind, path, "no decodable video frames")

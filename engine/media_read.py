@@ -15,6 +15,7 @@ from av.video.reformatter import VideoReformatter
 from .media_color import RANGE_JPEG, RANGE_MPEG, is_full_range, matches_output, output_matrix, source_colorspace, \
     sws_name
 from .media_errors import media_error
+from .media_limits import check_video_stream
 from .media_probe import DEFAULT_FPS, _is_image, decoded_frames, first_stream, reading, rotation_of, sane_fps
 from .prefetch import prefetch
 
@@ -148,6 +149,7 @@ def _frames(path: Path, fps: float | None, max_frames: int | None, converter: Co
     with reading(path, "video") as container:
         stream = first_stream(container, path, "video")
         stream.thread_type = "AUTO"
+        check_video_stream(stream, path)
         if _is_image(container, stream):
             frame = next(iter(decoded_frames(container, stream, path, "video")), None)
             if frame is None:
@@ -203,6 +205,7 @@ def read_frame_at(path: str | os.PathLike[str], seconds: float) -> np.ndarray:
     with reading(path, "video") as container:
         stream = first_stream(container, path, "video")
         stream.thread_type = "AUTO"
+        check_video_stream(stream, path)
         start = float(stream.start_time * stream.time_base) if stream.start_time else 0.0
         target = start + seconds
         if seconds <= 0 or _is_image(container, stream) or not stream.time_base:
@@ -214,7 +217,9 @@ def read_frame_at(path: str | os.PathLike[str], seconds: float) -> np.ndarray:
         else:
             return _frame_from(container, stream, path, target)
     with reading(path, "video") as container:
-        return _frame_from(container, first_stream(container, path, "video"), path, target)
+        stream = first_stream(container, path, "video")
+        check_video_stream(stream, path)
+        return _frame_from(container, stream, path, target)
 
 
 def _frame_from(container: av.container.InputContainer, stream: av.video.stream.VideoStream, path: Path,

@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from .errors import InvalidOptions
+from .limits import parse_pixels, parse_seconds, parse_side
 
 DEFAULT_BACKEND = "rewrite"
 DEVICES = ("cpu", "cuda")
@@ -24,6 +25,10 @@ class RenderOptions:
     crf: int = 20  # x264 quality: lower is better and bigger (18..28 sensible)
     preset: str = "veryfast"  # x264 speed/size trade-off
     cache_dir: str = ""  # where per-video analysis is cached ("" = no cache); the daemon uses <root>/cache
+    # input limits (engine.limits); 0 = LIPSPOOL_MAX_PIXELS / _SIDE / _AUDIO_S, else 7680x4320, 8192, 6 h
+    max_pixels: int = 0  # most pixels a presenter frame may have; "WIDTHxHEIGHT" is accepted too
+    max_side: int = 0  # longest side a presenter frame may have, in pixels
+    max_audio_s: float = 0.0  # longest audio, in seconds ("90m" and "6h" are accepted too)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -40,6 +45,9 @@ class RenderOptions:
             raise InvalidOptions(f"cache_dir must be a folder path, got {self.cache_dir!r}")
         if not isinstance(self.extra, dict):
             raise InvalidOptions(f"extra must be an object, got {self.extra!r}")
+        self.max_pixels = 0 if _unset(self.max_pixels) else parse_pixels(self.max_pixels)
+        self.max_side = 0 if _unset(self.max_side) else parse_side(self.max_side)
+        self.max_audio_s = 0.0 if _unset(self.max_audio_s) else parse_seconds(self.max_audio_s)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> "RenderOptions":
@@ -55,6 +63,11 @@ class RenderOptions:
     def to_dict(self) -> dict[str, Any]:
         """The JSON form (inverse of from_dict)."""
         return asdict(self)
+
+
+def _unset(value: Any) -> bool:
+    """An input limit left to the environment or the default: 0, None or empty."""
+    return value is None or (not isinstance(value, bool) and value in (0, "", "0"))
 
 
 def parse_option_pairs(pairs: list[str]) -> dict[str, str]:

@@ -1,6 +1,7 @@
 """prefetch(): run an iterator in a background thread so decoding overlaps with encoding."""
 from __future__ import annotations
 
+import contextvars
 import queue
 import threading
 from collections.abc import Iterator
@@ -15,7 +16,8 @@ def prefetch(source: Iterator[T], depth: int = 4, name: str = "prefetch") -> Ite
 
     PyAV releases the GIL while decoding and converting pixels, so this overlaps the input
     decoder with the encoder. Errors in the worker are re-raised here; closing this generator
-    (or an error in the consumer) stops the worker, which then closes `source` itself.
+    (or an error in the consumer) stops the worker, which then closes `source` itself. The worker
+    runs in a copy of the caller's context, so settings such as the active input limits carry over.
     """
     if depth <= 0:
         yield from source
@@ -45,7 +47,8 @@ def prefetch(source: Iterator[T], depth: int = 4, name: str = "prefetch") -> Ite
             if close is not None:
                 close()
 
-    worker = threading.Thread(target=work, name=name, daemon=True)
+    context = contextvars.copy_context()
+    worker = threading.Thread(target=context.run, args=(work,), name=name, daemon=True)
     worker.start()
     try:
         while True:

@@ -14,9 +14,11 @@ import av
 
 from .backends import Backend, RenderContext, get_backend
 from .errors import EngineError
+from .limits import limits_for, limits_in_effect
 from .media_audio import aac_output_format, iter_audio_frames
 from .media_color import BT709
 from .media_errors import media_error
+from .media_limits import check_audio_seconds
 from .media_probe import audio_duration, probe
 from .media_write import VideoWriter
 from .options import RenderOptions
@@ -66,12 +68,17 @@ def render(audio: str | os.PathLike[str], video: str | os.PathLike[str], out: st
 
     The output lasts as long as the audio. progress(stage, fraction) is called at each stage's
     start and end and after every frame; any exception it raises (e.g. RenderCancelled) aborts
-    the render, propagates, and leaves no output file.
+    the render, propagates, and leaves no output file. A presenter over the picture size limit or
+    an audio over the length limit (engine.limits) is refused before it is decoded (InputTooLarge).
     """
     opts = options if isinstance(options, RenderOptions) else RenderOptions.from_dict(options)
-    report = progress or _noop
+    with limits_in_effect(limits_for(opts.max_pixels, opts.max_side, opts.max_audio_s)):
+        return _render(Path(audio), Path(video), Path(out), opts, progress or _noop)
+
+
+def _render(audio: Path, video: Path, out: Path, opts: RenderOptions, report: ProgressFn) -> RenderResult:
+    """render() under its input limits."""
     backend = get_backend(opts.backend)
-    audio, video, out = Path(audio), Path(video), Path(out)
     timings: dict[str, float] = {}
     t_start = time.monotonic()
 
@@ -89,6 +96,7 @@ def render(audio: str | os.PathLike[str], video: str | os.PathLike[str], out: st
     report("audio", 0.0)
     t = time.monotonic()
     seconds = audio_duration(audio)
+    check_audio_seconds(audio, seconds)  # exact now; the header may have had no duration
     n_frames = output_frames(seconds, vinfo.fps)
     rate, layout = aac_output_format(ainfo.audio_rate, ainfo.audio_channels)
     timings["audio"] = time.monotonic() - t

@@ -7,6 +7,8 @@ colours and orientation can all be read back from a decoded frame with `read_fra
 from __future__ import annotations
 
 import os
+import struct
+import zlib
 from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
@@ -174,3 +176,17 @@ def make_corrupt_file(path: str | os.PathLike[str]) -> Path:
     rng = np.random.default_rng(1)
     path.write_bytes(b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + rng.bytes(4096))
     return path
+
+
+def _png_chunk(tag: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
+
+
+def black_png(width: int, height: int, rows: int | None = None) -> bytes:
+    """An RGB PNG of black: all `height` rows (a real picture, compressed row by row, never held
+    whole: 10000x10000 is about 300 KB), or only `rows` of them (a header that claims more)."""
+    raw = b"\x00" * (1 + 3 * width)
+    comp = zlib.compressobj(9)
+    data = b"".join(comp.compress(raw) for _ in range(height if rows is None else rows)) + comp.flush()
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IDAT", data) + _png_chunk(b"IEND", b"")

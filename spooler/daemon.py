@@ -311,6 +311,9 @@ def fresh_record_id(file_id: str, tag: str) -> str:
 
 
 DAEMON_FOLDER_OPTIONS = ("cache_dir", "models_dir", "scratch_dir")  # set by the daemon, never by a job
+# input limits are the operator's (LIPSPOOL_MAX_PIXELS, _SIDE, _AUDIO_S in the daemon's environment):
+# a job that could raise its own would undo them
+DAEMON_LIMIT_OPTIONS = ("max_pixels", "max_side", "max_audio_s")
 
 
 def check_job_options(options: dict, layout: Layout, allowed: list[Path]) -> dict:
@@ -320,6 +323,10 @@ def check_job_options(options: dict, layout: Layout, allowed: list[Path]) -> dic
         if key in options:
             raise protocol.InvalidJob(f'bad options: "{key}" is set by the daemon (it uses the folders under '
                                       f"{layout.root}); leave it out of the job")
+    for key in DAEMON_LIMIT_OPTIONS:
+        if key in options:
+            raise protocol.InvalidJob(f'bad options: "{key}" is the daemon\'s limit; its operator sets it with '
+                                      f"LIPSPOOL_{key.upper()} where the daemon runs; leave it out of the job")
     checked = dict(options)
     for key in JOB_PATH_OPTIONS:
         value = checked.get(key)

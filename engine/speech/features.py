@@ -42,6 +42,12 @@ def band_db(spec: np.ndarray, freqs: np.ndarray, band: tuple[float, float] = SPE
     return 10.0 * np.log10(spec[:, sel].sum(axis=1) + 1e-12)
 
 
+def relative_loudness(db: np.ndarray) -> np.ndarray:
+    """Per hop: 0 at 35 dB under the speech level, 1 at the speech level (the 90th percentile of `db`)."""
+    level = float(np.percentile(db, 90)) if db.size else 0.0
+    return np.clip((db - (level - 35.0)) / 35.0, 0.0, 1.2)
+
+
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """[start, stop) of each run of True."""
     edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))

@@ -19,7 +19,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .curves import MouthCurves, PresenterSample
-from .features import (ANALYSIS_RATE, HOP_S, at_frames, band_db, log_mel, power_spectrum,
+from .features import (ANALYSIS_RATE, HOP_S, at_frames, band_db, log_mel, power_spectrum, relative_loudness,
                        voice_activity)
 from .phones import recognise_phones
 from .ridge import fit_ridge, stack_context
@@ -58,9 +58,7 @@ class Analysis:
 
     def loudness(self) -> np.ndarray:
         """Per hop: 0 at 35 dB under the speech level, 1 at the speech level (90th percentile)."""
-        db = self.loudness_db()
-        level = float(np.percentile(db, 90)) if db.size else 0.0
-        return np.clip((db - (level - 35.0)) / 35.0, 0.0, 1.2)
+        return relative_loudness(self.loudness_db())
 
     def segments(self) -> list:
         """The recognised phones (computed once)."""
@@ -121,7 +119,12 @@ def _curves(open_hops: np.ndarray, width_hops: np.ndarray, round_hops: np.ndarra
 
 def _speech_frames(a: Analysis, fps: float, n_frames: int) -> np.ndarray:
     """Per video frame: whether speech is heard over most of it."""
-    return at_frames(a.activity().astype(np.float64), fps, n_frames) > 0.5
+    return speech_frames(a.activity(), fps, n_frames)
+
+
+def speech_frames(activity: np.ndarray, fps: float, n_frames: int) -> np.ndarray:
+    """Per video frame: whether the per-hop voice `activity` covers most of it."""
+    return at_frames(activity.astype(np.float64), fps, n_frames) > 0.5
 
 
 def _loudness(a: Analysis, fps: float, n: int, presenter: PresenterSample | None) -> MouthCurves:
@@ -176,15 +179,22 @@ def _mouth_model(a: Analysis, fps: float, n: int, presenter: PresenterSample | N
     from .learned import PHONE_FEATURE_SETS, default_model, frame_features
 
     m = model or default_model()
-    rel, width_z, shape = m.curves(frame_features(a, fps, n, m.feature_set))  # type: ignore[attr-defined]
-    gate = at_frames(_gate(a.activity()), fps, n)
+    outputs = m.curves(frame_features(a, fps, n, m.feature_set))  # type: ignore[attr-defined]
     # rounding from the phones only where the model hears them anyway: a phone-free model never runs
     # the (English) recogniser, and its rounding is in the shape scores
     uses_phones = m.feature_set in PHONE_FEATURE_SETS  # type: ignore[attr-defined]
     rnd = _phones(a, fps, n, presenter).round if uses_phones else np.zeros(n)
+    return model_curves(m, outputs, a.activity(), rnd, fps, n)
+
+
+def model_curves(model: object, outputs: tuple[np.ndarray, np.ndarray, np.ndarray], activity: np.ndarray,
+                 rounding: np.ndarray, fps: float, n: int) -> MouthCurves:
+    """MouthCurves from a mouth model's per-frame (opening, width z, shape) and the per-hop voice activity."""
+    rel, width_z, shape = outputs
+    gate = at_frames(_gate(activity), fps, n)
     return MouthCurves(fps, np.clip(rel, 0.0, 1.5) * gate, np.clip(width_z / WIDTH_Z_SPAN, -1.0, 1.0) * gate,
-                       rnd, _speech_frames(a, fps, n), shape=shape * gate[:, None],
-                       shape_basis=np.asarray(m.shape_basis))  # type: ignore[attr-defined]
+                       rounding, speech_frames(activity, fps, n), shape=shape * gate[:, None],
+                       shape_basis=np.asarray(model.shape_basis))  # type: ignore[attr-defined]
 
 
 FRONT_ENDS: dict[str, Callable[[Analysis, float, int, PresenterSample | None], MouthCurves]] = {

@@ -8,6 +8,7 @@ import os
 import time
 from pathlib import Path
 
+from engine.testmedia import black_png
 from spool_helpers import copy_into, finished, run_cli, submit, wait_for
 from spooler import protocol
 from spooler.records import ItemState, JobState
@@ -49,6 +50,8 @@ def test_every_bad_job_file_ends_rejected_with_a_status_and_none_stays_in_active
                        "outside the allowed roots"),
         "mouthmodel": (json.dumps({**good, "options": {"backend": "none", "mouth_model": "/etc/hostname"}}),
                        "outside the allowed roots"),
+        "ownlimit": (json.dumps({**good, "options": {"backend": "none", "max_pixels": "100000x100000"}}),
+                     "LIPSPOOL_MAX_PIXELS"),
     }
     for job_id, (text, _) in cases.items():
         _drop(layout, f"{job_id}.json", text)
@@ -170,6 +173,22 @@ def test_an_item_state_survives_in_status_even_when_every_input_is_odd(root, lay
     job_id = submit(layout, audio, [video])
     s = wait_for(lambda: finished(layout, job_id), timeout=60, what="the job")
     assert s.state == JobState.DONE and s.items[0].state == ItemState.DONE
+
+
+def test_a_huge_picture_fails_its_item_in_one_line_and_the_daemon_stays_small(root, layout, media, daemons) -> None:
+    """A 10000x10000 PNG of a few hundred KB once took the daemon to 5.7 GB."""
+    audio = copy_into(root, media["audio_short"])
+    huge = root / "media" / "poster.png"
+    huge.write_bytes(black_png(10000, 10000))
+    fine = copy_into(root, media["tiny"])
+    d = daemons()
+    job_id = submit(layout, audio, [huge, fine])
+    s = wait_for(lambda: finished(layout, job_id), timeout=90, what="the job")
+    assert [it.state for it in s.items] == [ItemState.FAILED, ItemState.DONE]
+    assert "10000x10000" in s.items[0].error and "LIPSPOOL_MAX_PIXELS" in s.items[0].error
+    peak_kb = int(next(line for line in Path(f"/proc/{d.pid}/status").read_text().splitlines()
+                       if line.startswith("VmHWM")).split()[1])
+    assert peak_kb < 1_000_000, f"the daemon peaked at {peak_kb // 1024} MB"
 
 
 def _cpu_seconds(pid: int) -> float:

@@ -25,6 +25,8 @@ from ...pingpong import pingpong_index
 from ...prefetch import prefetch
 from ...speech import DEFAULT_FRONT_END, FRONT_ENDS, MouthCurves, PresenterSample, predict_mouth
 from ...speech.features import ANALYSIS_RATE
+from ...speech.samples import file_source
+from ...speech.streamed import predict_mouth_streamed, streams
 from ..base import Backend, ProgressFn, RenderContext
 from ..none import NoneBackend
 from .fallback import fallback_frame, fallback_rgb
@@ -123,7 +125,7 @@ class _Job:
         cache = ctx.options.cache_dir or None
         self.track: FaceTrack = track_video(ctx.video, ctx.fps, progress=progress, cache_dir=cache)
         progress("mouths", 0.0)
-        self.curves = self._curves(ctx, front_end, model)
+        self.curves = self._curves(ctx, front_end, model, progress)
         self.library: MouthLibrary | None = None
         self.plan: FramePlan | None = None
         self.synth: SynthMouths | None = None
@@ -144,8 +146,15 @@ class _Job:
         progress("mouths", 1.0)
         self.n_src = max(1, self.track.n_frames)
 
-    def _curves(self, ctx: RenderContext, front_end: str, model) -> MouthCurves:  # noqa: ANN001
-        """The audio front end's mouth targets for every output frame."""
+    def _curves(self, ctx: RenderContext, front_end: str, model, progress: ProgressFn) -> MouthCurves:  # noqa: ANN001
+        """The audio front end's mouth targets for every output frame.
+
+        The default front end with a phone-free model (the shipped default) reads the audio in
+        chunks, so hours of audio need little memory; the others load the whole signal.
+        """
+        if front_end == "mouth-model" and streams(model):
+            return predict_mouth_streamed(file_source(ctx.audio), ctx.fps, ctx.n_frames, model,
+                                          progress=lambda fraction: progress("mouths", 0.9 * fraction))
         samples = load_audio(ctx.audio, ANALYSIS_RATE, mono=True)
         presenter = None
         if front_end.endswith("-fit") and ctx.video_info.has_audio:
