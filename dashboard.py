@@ -19,7 +19,8 @@ import streamlit as st
 
 from spooler import protocol
 from spooler.config import Layout, layout_for
-from spooler.records import FINISHED_STATES, JobState, JobStatus
+from spooler.records import JobStatus
+from spooler.states import FINISHED_STATES, JobState
 from webui import background, export, history, jobs, share, template_check, throttle, upload_guard
 from webui.choices import FALLBACK_BACKENDS, FRONT_ENDS, NARRATION_MODELS
 from webui.i18n import LANGUAGE_NAMES, LANGUAGES, preferred_language, state_name, text
@@ -141,10 +142,16 @@ def wav2lip_options(layout: Layout, lang: str, key: str) -> dict:
 
 
 def worker_banner(layout: Layout, lang: str) -> None:
-    """A warning when no daemon heartbeat is fresh."""
+    """A warning when no daemon heartbeat is fresh; else the live workers, one line each."""
     alive = [w for w in protocol.list_workers(layout, stale_after_s=STALE_WORKER_S) if w.alive]
     if not alive:
         st.warning(text(lang, "no_worker"))
+        return
+    with st.expander(text(lang, "workers_live", n=len(alive))):
+        for w in alive:
+            doing = f" · {code(w.info.current_job)}" if w.info.current_job else ""
+            st.caption(f"{md(w.info.host)} · {md(w.info.worker_id)} · {md(w.info.device)} · "
+                       f"{state_name(lang, 'running') if w.info.state == 'busy' else md(w.info.state.value)}{doing}")
 
 
 def submit_page(layout: Layout, lang: str, batch: bool) -> None:
@@ -280,7 +287,8 @@ def job_card(layout: Layout, lang: str, status: JobStatus, position: int | None,
     st.progress(min(1.0, max(0.0, status.progress)), text=label)
     for item in status.items:
         if item.state.value == "running":
-            st.progress(min(1.0, item.progress), text=f"{md(item.name)}: {md(item.stage)} {item.progress:.0%}")
+            where = f" · {md(item.worker.worker_id)}" if item.worker is not None and item.worker.worker_id else ""
+            st.progress(min(1.0, item.progress), text=f"{md(item.name)}{where}: {md(item.stage)} {item.progress:.0%}")
         elif item.state.value == "failed":
             st.error(f"{md(item.name)}: {md(item.error)}")
         elif item.state.value == "done" and item.output and Path(item.output).is_file():

@@ -5,8 +5,9 @@
 1. submit -> claim latency with watchdog, and with watchdog off (rescan only, every 2 s): one
    idle daemon, one job at a time, latency = status.claimed_at - job.submitted_at.
 2. N small jobs submitted at once to two daemons: each must run exactly once (counted in the
-   shared log), none lost; per-job overhead = the daemon's time on the job minus engine.render
-   (claim, validation, status writes, renames), as the daemon records it in status.overhead_s.
+   shared log), none lost; per-job overhead = the workers' time on the job's items minus
+   engine.render (claim, records, renames), as each item's record keeps it (status.overhead_s
+   sums them; opening the job, a few ms, is not counted).
 
 Every figure comes from real daemon processes rendering real (tiny) videos through `none`.
 """

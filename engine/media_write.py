@@ -20,6 +20,13 @@ from .media_read import SWS_THREADS, to_rgb
 log = logging.getLogger(__name__)
 
 
+def encoder_threads() -> dict[str, str]:
+    """x264's thread count from LIPSPOOL_RENDER_THREADS (set per worker by `spooler run --workers`);
+    empty (x264 chooses, about 1.5 per core) when unset."""
+    value = os.environ.get("LIPSPOOL_RENDER_THREADS", "").strip()
+    return {"threads": value} if value.isdigit() and int(value) > 0 else {}
+
+
 class VideoWriter:
     """Encode frames to `path` exactly (format forced to mp4, so `x.mp4.part` works), +faststart.
 
@@ -53,7 +60,7 @@ class VideoWriter:
             v.width, v.height = self.size
             v.pix_fmt = "yuv420p"
             v.time_base = self._tb
-            v.options = {"crf": str(int(crf)), "preset": str(preset)}
+            v.options = {"crf": str(int(crf)), "preset": str(preset), **encoder_threads()}
             cc = v.codec_context
             cc.colorspace, cc.color_primaries, cc.color_trc = TAGS[matrix]
             cc.color_range = RANGE_MPEG

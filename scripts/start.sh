@@ -38,7 +38,8 @@ if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
     echo "start: daemon already running (pid $(cat "$pidfile"))" >&2
     daemon_pid=""
 else
-    nohup .venv/bin/python -m spooler run --root-path "$ROOT" >>"$ROOT/logs/daemon.out" 2>&1 &
+    nohup .venv/bin/python -m spooler run --root-path "$ROOT" --workers "${LIPSPOOL_WORKERS:-auto}" \
+        >>"$ROOT/logs/daemon.out" 2>&1 &
     daemon_pid=$!
     echo "$daemon_pid" > "$pidfile"
     echo "start: daemon pid $daemon_pid, log: tail -F $ROOT/logs/lipspool.log" >&2

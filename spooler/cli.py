@@ -12,11 +12,12 @@ from engine.errors import InvalidOptions
 from engine.options import RenderOptions
 
 from . import protocol
-from .config import Layout, allowed_roots, layout_for
+from .config import Layout, allowed_roots, layout_for, resolve_root
 from .daemon import Daemon, DaemonOptions, detect_device
 from .logs import setup_logging
 from .names import BadJobId, check_job_id, fit_file_name, printable
 from .records import JobState, JobStatus, new_job_id
+from .workers import RENDER_CORES, WorkersError, apply_thread_limits, plan_workers, supervise, visible_gpus
 
 EPILOG = "The root folder is --root-path, else $LIPSPOOL_ROOT, else the repository folder."
 
@@ -39,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="take back a job whose owner's heartbeat is this old (default 30 s)")
     run.add_argument("--allow-root", action="append", default=[], metavar="DIR", help="also accept inputs under DIR")
     run.add_argument("--once", action="store_true", help="exit when no job is left")
+    run.add_argument("--workers", default="1", metavar="N|auto",
+                     help="worker processes on this machine (default 1; auto: one per GPU on CUDA, one per "
+                          f"{RENDER_CORES} cores on the CPU)")
     run.add_argument("-v", "--verbose", action="store_true")
 
     submit = add("submit", "queue one audio for one or more presenter videos; prints the job id last")
@@ -72,15 +76,22 @@ def main(argv: list[str] | None = None) -> int:
             check_job_id(args.job)  # before it is joined into any path
         layout = layout_for(args.root_path)
         return COMMANDS[args.command](args, layout)
-    except (protocol.SpoolError, BadJobId, ValueError, OSError) as exc:
+    except (protocol.SpoolError, BadJobId, WorkersError, ValueError, OSError) as exc:
         print(f"error: {printable(str(exc))}", file=sys.stderr)
         return 1
 
 
 def cmd_run(args: argparse.Namespace, layout: Layout) -> int:
     setup_logging(layout.log_file, logging.DEBUG if args.verbose else logging.INFO)
+    device = detect_device(args.device)
+    plans = plan_workers(args.workers, device, visible_gpus() if device == "cuda" else 0)
+    if len(plans) > 1 or args.workers == "auto" and plans[0].env.get("CUDA_VISIBLE_DEVICES"):
+        logging.getLogger("spooler").info("starting %d workers (%s threads each)", len(plans),
+                                          plans[0].env["OMP_NUM_THREADS"])
+        return supervise(plans, _worker_argv(args, device))
+    apply_thread_limits()
     options = DaemonOptions(
-        device=detect_device(args.device),
+        device=device,
         watch=not args.no_watch,
         rescan_s=args.rescan,
         stale_after_s=args.stale_after,
@@ -88,6 +99,18 @@ def cmd_run(args: argparse.Namespace, layout: Layout) -> int:
         once=args.once,
     )
     return Daemon(layout, options).run()
+
+
+def _worker_argv(args: argparse.Namespace, device: str) -> list[str]:
+    """The `run` arguments every worker process of a supervisor gets."""
+    argv = ["--device", device, "--rescan", str(args.rescan), "--stale-after", str(args.stale_after)]
+    argv += ["--root-path", str(resolve_root(args.root_path))]
+    for root in args.allow_root:
+        argv += ["--allow-root", root]
+    for flag, on in (("--no-watch", args.no_watch), ("--once", args.once), ("--verbose", args.verbose)):
+        if on:
+            argv.append(flag)
+    return argv
 
 
 def _parse_options(backend: str | None, pairs: list[str]) -> dict:
@@ -201,7 +224,8 @@ def cmd_status(args: argparse.Namespace, layout: Layout) -> int:
         print(f"  {printable(status.message)}")
     for item in status.items:
         detail = item.error or item.output or item.stage
-        print(printable(f"  {item.index + 1:>3}. {item.state.value:<9} {item.progress:4.0%} {item.name}  {detail}"))
+        worker = f" [{item.worker.worker_id}]" if item.worker is not None and item.worker.worker_id else ""
+        print(printable(f"  {item.index + 1:>3}. {item.state.value:<9} {item.progress:4.0%} {item.name}{worker}  {detail}"))
     return 0
 
 

@@ -14,7 +14,8 @@ ROOT_ENV = "LIPSPOOL_ROOT"
 ALLOWED_ENV = "LIPSPOOL_ALLOWED_ROOTS"
 ALLOWED_FILE = "allowed_roots.txt"
 
-SPOOL_DIRS = ("tmp", "new", "active", "done", "failed", "rejected", "cancel", "status", "workers")
+SPOOL_DIRS = ("tmp", "new", "active", "done", "failed", "rejected", "cancel", "status", "workers",
+              "queue", "working", "finished")  # the last three hold item tickets (see protocol)
 
 
 class ConfigError(Exception):

@@ -20,8 +20,9 @@ from pathlib import Path
 from . import protocol
 from .config import Layout, allowed_roots
 from .names import is_job_id, printable
-from .records import Job, JobState, JobStatus, WorkerInfo, WorkerRef, now_iso
-from .runner import JOB_PATH_OPTIONS, JobRunner, StatusWriter
+from .records import ItemState, Job, JobState, JobStatus, WorkerInfo, WorkerRef, now_iso
+from .runner import JOB_PATH_OPTIONS, ItemRunner, ItemWriter, Outcome
+from .states import WorkerState, finish_item
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ class Daemon:
                                  backends=_usable_backends(found), checkpoints=found)
         self.stop_event = threading.Event()
         self.wake = threading.Event()
-        self._writer: StatusWriter | None = None
+        self._writer: ItemWriter | None = None
         self._observer = None
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -94,7 +95,7 @@ class Daemon:
     def request_stop(self, *_args: object) -> None:
         """Stop soon: the running item is abandoned between frames and its job stays resumable."""
         if not self.stop_event.is_set():
-            log.info("stop requested%s", "; the current job stays resumable" if self._writer else "")
+            log.info("stop requested%s", "; the current item goes back to the queue" if self._writer else "")
         self.stop_event.set()
         self.wake.set()
 
@@ -177,12 +178,24 @@ class Daemon:
                 self.wake.wait(self.options.rescan_s)
 
     def work_once(self) -> bool:
-        """Run one job if there is one (orphans first, then the oldest queued); True if any ran."""
+        """Do one piece of work if there is one; True if any was done.
+
+        In order: take back what dead workers left (a job being opened, an item being rendered),
+        open queued jobs (cheap: their items become tickets), cancel the queued items of cancelled
+        jobs, render the oldest queued item, and finish any job whose items are all finished.
+        """
         for path in protocol.orphaned_jobs(self.layout, self.options.stale_after_s):
             taken = protocol.claim(path, self.layout, self.worker.worker_id)
             if taken is not None:
                 log.info("took back job %s from %s", protocol.job_id_of(path), printable(protocol.owner_of(path)))
                 self._handle(taken, claimed_at=time.time(), fresh=False)
+                return True
+        for path in protocol.orphaned_tickets(self.layout, self.options.stale_after_s):
+            taken = protocol.claim_ticket(path, self.layout, self.worker.worker_id)
+            if taken is not None:
+                job_id, index = protocol.ticket_of(path)
+                log.info("took back job %s item %d from %s", job_id, index + 1, printable(protocol.owner_of(path)))
+                self._run_ticket(taken)
                 return True
         for path in protocol.queued_files(self.layout):
             if self.stop_event.is_set():
@@ -198,15 +211,28 @@ class Daemon:
                 continue  # another daemon won
             self._handle(claimed, claimed_at=time.time(), fresh=True)
             return True
+        if self._cancel_queued_items():
+            return True
+        for path in protocol.queued_tickets(self.layout):
+            if self.stop_event.is_set():
+                return False
+            claimed = protocol.claim_ticket(path, self.layout, self.worker.worker_id)
+            if claimed is not None:
+                self._run_ticket(claimed)
+                return True
+        for path in protocol.opened_jobs(self.layout):  # a worker died between its last item and the job's end
+            job_id = protocol.job_id_of(path)
+            if not protocol.tickets_left(self.layout, job_id) and protocol.conclude_job(self.layout, job_id):
+                log.info("job %s finished (its last worker stopped before finishing it)", job_id)
+                return True
         return False
 
     def _handle(self, path: Path, claimed_at: float, fresh: bool) -> None:
-        """Validate and run a claimed job file, or reject it with the reason.
+        """Validate a claimed job file and open it (queue its items), or reject it with the reason.
 
-        Whatever goes wrong before the job runs rejects it (one log line, a status under its id,
-        or under a fresh id when its own belongs to another job); nothing stays in active/.
+        Whatever goes wrong before the job opens rejects or fails it (one log line, a status under
+        its id, or under a fresh id when its own belongs to another job); nothing stays in active/.
         """
-        t0 = time.monotonic()
         allowed = allowed_roots(self.layout.root, self.options.allow_roots)
         try:
             file_id = protocol.job_id_of(path)
@@ -226,10 +252,86 @@ class Daemon:
             self._reject(path, f"internal error while reading the job: {type(exc).__name__}: {exc}")
             return
         try:
-            self._run_job(path, job, claimed_at, t0, allowed)
+            self._open_job(path, job, claimed_at)
         except Exception as exc:  # noqa: BLE001 - e.g. a full disk: the job fails, the daemon goes on
-            log.exception("job %s could not run", job.id)
+            log.exception("job %s could not be opened", job.id)
             self._fail(path, job, f"internal error: {type(exc).__name__}: {exc}")
+
+    def _open_job(self, path: Path, job: Job, claimed_at: float) -> None:
+        """Write the job's running status and queue its items as tickets for every worker."""
+        try:
+            out_dir = self.layout.results / job.id
+            out_dir.mkdir(parents=True, exist_ok=True)
+            if not out_dir.is_dir():
+                raise NotADirectoryError(f"results/{job.id} is not a folder")
+        except OSError as exc:
+            self._fail(path, job, f"cannot write results to {self.layout.results / job.id}: {exc.strerror or exc}")
+            return
+        status = protocol.read_status(self.layout, job.id)
+        if status is None or len(status.items) != len(job.videos):
+            status = protocol.initial_status(job)
+        for item, video in zip(status.items, job.videos):
+            item.video = video  # as resolved at claim time; progress of a resumed job is kept
+        status.claimed_at = claimed_at
+        status.name, status.audio = job.name, job.audio
+        status.backend = _backend_name(job.options) or status.backend
+        status.state, status.message = JobState.RUNNING, ""
+        status.started = status.started or now_iso()
+        status.updated = now_iso()
+        protocol.write_status(self.layout, status)
+        protocol.open_job(self.layout, path, job, status)
+        log.info("running job %s (%s): %d items", job.id, printable(job.name) or "unnamed", len(job.videos))
+        self.wake.set()  # its items are ready now
+
+    def _run_ticket(self, path: Path) -> None:
+        """Render one claimed item; then hand its ticket on and finish the job if it was the last."""
+        t0 = time.monotonic()
+        job_id, index = protocol.ticket_of(path)
+        try:
+            ticket = protocol.load_ticket(path)
+        except protocol.InvalidJob as exc:
+            log.error("%s; it is set aside in finished/", exc)
+            protocol.finish_ticket(path, self.layout)
+            return
+        status = protocol.read_status(self.layout, job_id)
+        item = status.items[index] if status is not None and index < len(status.items) else None
+        if item is None:
+            item = protocol.initial_status(Job(id=job_id, audio=ticket.audio, videos=[ticket.video])).items[0]
+            item.index = index
+        item.video = ticket.video
+        ref = WorkerRef(self.worker.worker_id, self.worker.host, self.worker.pid, time.time())
+        writer = ItemWriter(self.layout, job_id, item, ref, path)
+        allowed = allowed_roots(self.layout.root, self.options.allow_roots)
+        runner = ItemRunner(self.layout, ticket, writer, self.options.device, self.stop_event.is_set, allowed)
+        self.worker.state, self.worker.current_job = WorkerState.BUSY, job_id
+        self._writer = writer
+        try:
+            outcome = runner.run()
+            if outcome is Outcome.FINISHED:
+                with writer.lock:
+                    item.overhead_s = round(max(0.0, time.monotonic() - t0 - runner.render_s), 4)
+                writer.write()
+        finally:
+            self._writer = None
+            self.worker.state, self.worker.current_job = WorkerState.IDLE, ""
+        if outcome is Outcome.REQUEUE:
+            protocol.requeue_ticket(path, self.layout)
+        elif outcome is Outcome.FINISHED and protocol.finish_ticket(path, self.layout) is not None:
+            state = protocol.conclude_job(self.layout, job_id)
+            if state is not None:
+                s = protocol.read_status(self.layout, job_id)
+                log.info("job %s %s: %d done, %d failed of %d", job_id, state.value, s.done, s.failed, s.total)
+
+    def _cancel_queued_items(self) -> bool:
+        """Finish the queued items of cancelled jobs as cancelled, without rendering them; True if any."""
+        did = False
+        for marker in protocol.cancel_markers(self.layout):
+            for path in protocol.queued_tickets_of(self.layout, marker):
+                claimed = protocol.claim_ticket(path, self.layout, self.worker.worker_id)
+                if claimed is not None:
+                    self._run_ticket(claimed)  # sees the request at once and finishes it as cancelled
+                    did = True
+        return did
 
     def _reject(self, path: Path, reason: str, duplicate: bool = False) -> None:
         """Move a file to rejected/ with its reason and write a rejected status under its own id,
@@ -256,10 +358,16 @@ class Daemon:
         protocol.write_status(self.layout, status)
 
     def _fail(self, path: Path, job: Job, reason: str) -> None:
-        """End a claimed job that could not run: status failed with the reason, file into failed/."""
+        """End a claimed job that could not open: status failed with the reason (every item too),
+        file into failed/."""
         reason = printable(" ".join(reason.split()))[:2000]
+        log.warning("job %s failed: %s", job.id, reason)
         try:
             status = protocol.read_status(self.layout, job.id) or protocol.initial_status(job)
+            for item in status.items:
+                if not item.state.finished:
+                    finish_item(item, ItemState.FAILED, reason)
+            status.recount()
             status.state, status.message = JobState.FAILED, reason
             status.finished = status.updated = now_iso()
             protocol.write_status(self.layout, status)
@@ -269,39 +377,6 @@ class Daemon:
             protocol.finish(path, self.layout, JobState.FAILED)
         except OSError as exc:
             log.error("cannot move job %s to failed/ (%s)", job.id, exc.strerror or exc)
-
-    def _run_job(self, path: Path, job: Job, claimed_at: float, t0: float, allowed: list[Path]) -> None:
-        status = protocol.read_status(self.layout, job.id)
-        if status is None or len(status.items) != len(job.videos):
-            status = protocol.initial_status(job)
-        for item, video in zip(status.items, job.videos):
-            item.video = video  # as resolved at claim time; progress of a resumed job is kept
-        status.claimed_at = claimed_at
-        status.name, status.audio = job.name, job.audio
-        status.backend = _backend_name(job.options) or status.backend
-        ref = WorkerRef(self.worker.worker_id, self.worker.host, self.worker.pid, time.time())
-        writer = StatusWriter(self.layout, status, ref, path)
-        runner = JobRunner(self.layout, job, writer, self.options.device, self.stop_event.is_set, allowed)
-        self.worker.state, self.worker.current_job = "busy", job.id
-        self._writer = writer
-        log.info("running job %s (%s): %d items", job.id, printable(job.name) or "unnamed", len(job.videos))
-        try:
-            state = runner.run()
-        finally:
-            self._writer = None
-            self.worker.state, self.worker.current_job = "idle", ""
-        if state in (JobState.INTERRUPTED, None):
-            return
-        with writer.lock:
-            status.overhead_s = round(max(0.0, time.monotonic() - t0 - runner.render_s), 4)
-        writer.write()
-        try:
-            protocol.finish(path, self.layout, state)
-        except FileNotFoundError:
-            log.warning("job %s was taken over by another worker before it finished here", job.id)
-            return
-        protocol.clear_cancel(self.layout, job.id)
-        log.info("job %s %s: %d done, %d failed of %d", job.id, state.value, status.done, status.failed, status.total)
 
 
 def fresh_record_id(file_id: str, tag: str) -> str:

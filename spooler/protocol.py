@@ -3,15 +3,27 @@
 Maildir-style, rename is the only state transition of a job file:
 
     tmp/X.json --rename--> new/X.json                      submitted, complete, queued
-    new/X.json --rename--> active/X@<worker>.json          claimed: exactly one claimer wins
-    active/X@A.json --rename--> active/X@B.json            taken back from a dead owner A
-    active/X@A.json --rename--> done/ | failed/ X.json     finished
+    new/X.json --rename--> active/X@<worker>.json          claimed to be opened: one claimer wins
+    active/X@A.json --rename--> active/X@B.json            taken back from a dead opener A
+    active/X@A.json --rename--> active/X.json              opened: its items are queued as tickets
+    active/X.json --rename--> done/ | failed/ X.json       finished (by whoever finished its last item)
     any --rename--> rejected/X.json  (+ X.json.reason.txt) not a valid job
 
-The owner's worker id is part of the active file's name, so taking a job back from a dead
-daemon is one rename that only one taker can win, and a slow taker can never steal it from
-the daemon that won. A job file is never modified after delivery. Status files (status/X.json)
-and worker heartbeats (workers/W.json) are rewritten whole: temporary file, fsync, rename.
+A job's items are the unit of work. Opening a job writes one ticket per item (everything needed
+to render it, paths resolved), and any worker renders any ticket:
+
+    queue/X~0003.json --rename--> working/X~0003@<worker>.json    claimed: one claimer wins
+    working/X~0003@A.json --rename--> working/X~0003@B.json       taken back from a dead worker A
+    working/X~0003@A.json --rename--> queue/X~0003.json           its worker stopped (SIGTERM)
+    working/X~0003@A.json --rename--> finished/X~0003.json        done, failed or cancelled
+
+The owner's worker id is part of a claimed file's name, so taking work back from a dead worker
+is one rename that only one taker can win, and a slow taker can never steal it from the worker
+that won. Job files and tickets are never modified after delivery. Status files are rewritten
+whole (temporary file, fsync, rename): status/X.json by whoever opens or finishes the job, and
+status/X.items/NNNN.json by the one worker that owns item NNNN; `read_status` assembles the two,
+so two workers finishing items of one job at once never lose each other's update. Worker
+heartbeats (workers/W.json) are rewritten the same way.
 """
 from __future__ import annotations
 
@@ -20,6 +32,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import socket
 import time
 from dataclasses import dataclass
@@ -33,18 +46,23 @@ from .records import (
     JOB_SCHEMA,
     ItemState,
     ItemStatus,
+    ItemTicket,
     Job,
     JobState,
     JobStatus,
     WorkerInfo,
+    item_from_dict,
+    item_to_dict,
     new_job_id,
     now_iso,
 )
+from .states import WorkerState, derive_job_state
 
 log = logging.getLogger(__name__)
 
 SETTLE_S = 2.0  # a hand-written file this fresh that does not parse yet may still be written
 OWNER_SEP = "@"
+TICKET_SEP = "~"  # job id ~ item number: never part of a job id
 MAX_JOB_BYTES = 1024 * 1024  # a job file larger than this is refused unread
 MAX_JOB_DEPTH = 16  # nesting of objects and lists in a job file (options included)
 MAX_VIDEOS = 10000
@@ -360,8 +378,7 @@ def claim(path: Path, layout: Layout, worker_id: str) -> Path | None:
 
 def finish(path: Path, layout: Layout, state: JobState) -> Path:
     """Move a claimed job file to done/ or failed/ according to its final state."""
-    folder = "failed" if state in (JobState.FAILED,) else "done"
-    dest = layout.spool_dir(folder) / f"{job_id_of(path)}.json"
+    dest = layout.spool_dir(state.folder) / f"{job_id_of(path)}.json"
     os.rename(path, dest)
     return dest
 
@@ -460,6 +477,11 @@ def cancel_requested(layout: Layout, job_id: str) -> bool:
     return (layout.spool_dir("cancel") / job_id).exists()
 
 
+def cancel_markers(layout: Layout) -> list[str]:
+    """The ids of jobs someone asked to stop (their markers in cancel/)."""
+    return [p.name for p in layout.spool_dir("cancel").iterdir() if is_job_id(p.name)]
+
+
 def clear_cancel(layout: Layout, job_id: str) -> None:
     """Remove a handled cancel request."""
     valid_id(job_id)
@@ -488,6 +510,12 @@ def delete_job(layout: Layout, job_id: str) -> None:
             found = True
         except FileNotFoundError:
             pass
+    for ticket in _tickets(layout, "finished", job_id):
+        ticket.unlink(missing_ok=True)
+    records = layout.spool_dir("status") / f"{job_id}.items"
+    if records.is_dir():
+        shutil.rmtree(records, ignore_errors=True)
+        found = True
     if not found:
         raise JobNotFound(f"no job {job_id} in {layout.spool}")
     log.info("deleted job %s", job_id)
@@ -510,7 +538,7 @@ def write_status(layout: Layout, status: JobStatus) -> None:
 def read_status(layout: Layout, job_id: str) -> JobStatus | None:
     """A job's status, or None if it has none (or an unreadable one)."""
     try:
-        return JobStatus.from_dict(read_json(status_path(layout, job_id)))
+        return _assemble(layout, JobStatus.from_dict(read_json(status_path(layout, job_id))))
     except FileNotFoundError:
         return None
     except (ValueError, TypeError, KeyError) as exc:
@@ -577,7 +605,7 @@ def pid_alive(pid: int) -> bool:
 
 def worker_alive(info: WorkerInfo | None, stale_after_s: float) -> bool:
     """A worker is alive while its heartbeat is fresh and, on this host, its process exists."""
-    if info is None or info.state == "stopped":
+    if info is None or info.state == WorkerState.STOPPED:
         return False
     if info.host == socket.gethostname() and not pid_alive(info.pid):
         return False
@@ -595,5 +623,212 @@ def list_workers(layout: Layout, stale_after_s: float) -> list[WorkerHealth]:
 
 
 def orphaned_jobs(layout: Layout, stale_after_s: float) -> list[Path]:
-    """Active job files whose owner is dead (stale heartbeat, or its process is gone)."""
-    return [p for p in active_files(layout) if not worker_alive(read_worker(layout, owner_of(p)), stale_after_s)]
+    """Job files claimed for opening whose owner is dead (stale heartbeat, or its process is gone)."""
+    return [p for p in active_files(layout)
+            if owner_of(p) and not worker_alive(read_worker(layout, owner_of(p)), stale_after_s)]
+
+
+def opened_jobs(layout: Layout) -> list[Path]:
+    """Job files in active/ whose items are queued as tickets (no owner: every worker serves them)."""
+    return [p for p in active_files(layout) if not owner_of(p)]
+
+
+# --- item tickets -------------------------------------------------------------------------
+
+
+def ticket_name(job_id: str, index: int) -> str:
+    """The file name of item `index` (0-based) of a job: 'X~0003.json'."""
+    return f"{job_id}{TICKET_SEP}{index + 1:04d}.json"
+
+
+def ticket_of(path: Path) -> tuple[str, int]:
+    """(job id, 0-based item index) of a ticket file name, claimed or not."""
+    stem = path.name[: -len(".json")] if path.name.endswith(".json") else path.name
+    job_id, _, number = stem.split(OWNER_SEP, 1)[0].rpartition(TICKET_SEP)
+    return job_id, int(number) - 1
+
+
+def _tickets(layout: Layout, folder: str, job_id: str | None = None) -> list[Path]:
+    pattern = f"{glob_escape(job_id)}{TICKET_SEP}*.json" if job_id else f"*{TICKET_SEP}*.json"
+    return [p for p in layout.spool_dir(folder).glob(pattern) if _is_candidate(p)]
+
+
+def ticket_exists(layout: Layout, job_id: str, index: int) -> bool:
+    """Whether item `index` of the job has a ticket anywhere (queued, being worked on or finished)."""
+    name = ticket_name(job_id, index)
+    stem = name[: -len(".json")]
+    return ((layout.spool_dir("queue") / name).exists() or (layout.spool_dir("finished") / name).exists()
+            or any(layout.spool_dir("working").glob(f"{glob_escape(stem)}{OWNER_SEP}*.json")))
+
+
+def open_job(layout: Layout, path: Path, job: Job, status: JobStatus) -> Path:
+    """Queue every unfinished item of a claimed job as a ticket (items that have one are skipped, so
+    opening again after a crash doubles nothing), then release the job file to active/X.json."""
+    for item, video in zip(status.items, job.videos):
+        if item.state.finished or ticket_exists(layout, job.id, item.index):
+            continue
+        ticket = ItemTicket(job_id=job.id, index=item.index, total=len(job.videos), audio=job.audio, video=video,
+                            name=job.name, options=job.options)
+        atomic_write_json(layout.spool_dir("queue") / ticket_name(job.id, item.index), ticket.to_dict())
+    dest = layout.spool_dir("active") / f"{job.id}.json"
+    os.rename(path, dest)
+    return dest
+
+
+def queued_tickets(layout: Layout) -> list[Path]:
+    """Tickets waiting in queue/, oldest first (a job's items in order; older jobs' first)."""
+    entries = []
+    for p in _tickets(layout, "queue"):
+        try:
+            entries.append((p.stat().st_mtime_ns, ticket_of(p), p))
+        except (FileNotFoundError, ValueError):
+            continue
+    return [p for _, _, p in sorted(entries)]
+
+
+def orphaned_tickets(layout: Layout, stale_after_s: float) -> list[Path]:
+    """Claimed tickets whose worker is dead."""
+    return [p for p in _tickets(layout, "working")
+            if not worker_alive(read_worker(layout, owner_of(p)), stale_after_s)]
+
+
+def claim_ticket(path: Path, layout: Layout, worker_id: str) -> Path | None:
+    """Claim a queued (or orphaned) ticket for `worker_id` by one rename; None when another won."""
+    job_id, index = ticket_of(path)
+    dest = layout.spool_dir("working") / f"{ticket_name(job_id, index)[: -len('.json')]}{OWNER_SEP}{worker_id}.json"
+    try:
+        os.rename(path, dest)
+    except FileNotFoundError:
+        return None
+    return dest
+
+
+def load_ticket(path: Path) -> ItemTicket:
+    """Read a ticket (written by a daemon, so a bad one is a fault, reported as InvalidJob)."""
+    try:
+        return ItemTicket.from_dict(read_json(path))
+    except (OSError, ValueError, TypeError) as exc:
+        raise InvalidJob(f"unreadable item ticket {path.name}: {exc}") from None
+
+
+def requeue_ticket(path: Path, layout: Layout) -> Path | None:
+    """Put a claimed ticket back in the queue (its worker stops); None when it was taken over."""
+    job_id, index = ticket_of(path)
+    dest = layout.spool_dir("queue") / ticket_name(job_id, index)
+    try:
+        os.rename(path, dest)
+    except FileNotFoundError:
+        return None
+    return dest
+
+
+def finish_ticket(path: Path, layout: Layout) -> Path | None:
+    """Move a claimed ticket to finished/; None when it was taken over meanwhile."""
+    job_id, index = ticket_of(path)
+    dest = layout.spool_dir("finished") / ticket_name(job_id, index)
+    try:
+        os.rename(path, dest)
+    except FileNotFoundError:
+        return None
+    return dest
+
+
+def tickets_left(layout: Layout, job_id: str) -> bool:
+    """Whether any item of the job is still queued or being worked on."""
+    return bool(_tickets(layout, "queue", job_id) or _tickets(layout, "working", job_id))
+
+
+def queued_tickets_of(layout: Layout, job_id: str) -> list[Path]:
+    """The job's tickets still waiting in the queue."""
+    return _tickets(layout, "queue", job_id)
+
+
+def item_record_path(layout: Layout, job_id: str, index: int) -> Path:
+    """status/X.items/NNNN.json: the record only the item's owner writes."""
+    valid_id(job_id)
+    return layout.spool_dir("status") / f"{job_id}.items" / f"{index + 1:04d}.json"
+
+
+def write_item(layout: Layout, job_id: str, item: ItemStatus) -> None:
+    """Write one item's record atomically."""
+    atomic_write_json(item_record_path(layout, job_id, item.index), item_to_dict(item))
+
+
+def read_items(layout: Layout, job_id: str) -> dict[int, ItemStatus]:
+    """The job's item records by index (unreadable ones left out)."""
+    folder = layout.spool_dir("status") / f"{job_id}.items"
+    out: dict[int, ItemStatus] = {}
+    if not folder.is_dir():
+        return out
+    for p in folder.glob("*.json"):
+        if p.name.startswith("."):
+            continue
+        try:
+            item = item_from_dict(read_json(p))
+        except (OSError, ValueError, TypeError, KeyError):
+            continue
+        out[item.index] = item
+    return out
+
+
+def _assemble(layout: Layout, status: JobStatus) -> JobStatus:
+    """A job's status with its items' own records laid over it, and what follows from them."""
+    records = read_items(layout, status.job_id)
+    if not records:
+        return status
+    for index, item in records.items():
+        if 0 <= index < len(status.items):
+            status.items[index] = item
+    status.recount()
+    status.overhead_s = round(sum(it.overhead_s for it in status.items), 4)
+    if status.state in (JobState.RUNNING, JobState.INTERRUPTED):
+        interrupted = any(it.interrupted for it in status.items)
+        status.state = derive_job_state([it.state for it in status.items], interrupted=interrupted)
+        if status.state.finished:
+            status.state = JobState.RUNNING  # its last worker is finishing it now
+        running = [it for it in status.items if it.state == ItemState.RUNNING]
+        status.current_item = ", ".join(it.name for it in running)
+        worked = [it for it in status.items if it.worker is not None and it.worker.worker_id]
+        latest = max(worked, key=lambda it: (it.state == ItemState.RUNNING, it.started or ""), default=None)
+        if latest is not None:
+            status.worker = latest.worker
+        done_s = [it.render_s for it in status.items if it.state == ItemState.DONE and it.render_s]
+        left = sum(1 for it in status.items if it.state == ItemState.QUEUED)
+        if running and all(it.eta_s is not None for it in running):
+            per_item = sum(done_s) / len(done_s) if done_s else max(it.eta_s or 0.0 for it in running)
+            status.eta_s = round(max(it.eta_s or 0.0 for it in running) + left * per_item / len(running), 1)
+        else:
+            status.eta_s = None
+        if status.state == JobState.INTERRUPTED:
+            status.message = "the worker stopped; the job resumes when a worker starts"
+    return status
+
+
+def conclude_job(layout: Layout, job_id: str) -> JobState | None:
+    """Finish an opened job whose items are all finished: its final status, its file into done/
+    or failed/. Any worker may call it; when two do at once, one rename wins and both wrote the
+    same status. None when the job is not finished yet (or someone else finished it)."""
+    path = layout.spool_dir("active") / f"{job_id}.json"
+    if not path.exists() or tickets_left(layout, job_id):
+        return None
+    status = read_status(layout, job_id)
+    if status is None or not all(it.state.finished for it in status.items):
+        return None
+    state = derive_job_state([it.state for it in status.items], cancelled=cancel_requested(layout, job_id))
+    status.state, status.current_item, status.eta_s = state, "", 0.0
+    status.finished = status.updated = now_iso()
+    if state == JobState.FAILED:
+        status.message = "every item failed"
+    elif state == JobState.DONE_WITH_FAILURES:
+        status.message = f"{status.failed} of {status.total} items failed"
+    elif state == JobState.CANCELLED:
+        status.message = status.message if status.message.startswith("cancelled") else "cancelled by request"
+    else:
+        status.message = ""
+    write_status(layout, status)
+    try:
+        os.rename(path, layout.spool_dir(state.folder) / f"{job_id}.json")
+    except FileNotFoundError:
+        return None
+    clear_cancel(layout, job_id)
+    return state

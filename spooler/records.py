@@ -11,50 +11,15 @@ import socket
 import time
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
-from enum import Enum
 from typing import Any
 
 JOB_SCHEMA = 1
 STATUS_SCHEMA = 1
 WORKER_SCHEMA = 1
+TICKET_SCHEMA = 1
 
 
-class JobState(str, Enum):
-    """Where a job is in its life; the folder it sits in tells the coarse state too."""
-
-    QUEUED = "queued"
-    RUNNING = "running"
-    INTERRUPTED = "interrupted"  # its daemon stopped; another start resumes it
-    DONE = "done"
-    DONE_WITH_FAILURES = "done_with_failures"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    REJECTED = "rejected"
-
-    @property
-    def finished(self) -> bool:
-        """True for the states a job never leaves."""
-        return self in FINISHED_STATES
-
-
-FINISHED_STATES = frozenset(
-    {JobState.DONE, JobState.DONE_WITH_FAILURES, JobState.FAILED, JobState.CANCELLED, JobState.REJECTED}
-)
-
-
-class ItemState(str, Enum):
-    """The state of one (audio, video) pair of a job."""
-
-    QUEUED = "queued"
-    RUNNING = "running"
-    DONE = "done"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-
-def now_iso() -> str:
-    """The current UTC time as ISO 8601 with milliseconds."""
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+from .states import ItemState, JobState, WorkerState, now_iso
 
 
 def new_job_id() -> str:
@@ -87,6 +52,42 @@ class Job:
 
 
 @dataclass
+class ItemTicket:
+    """One item of an opened job, waiting for any worker: everything needed to render it, with the
+    paths resolved and checked when the job was opened. Written once, then only renamed."""
+
+    job_id: str
+    index: int
+    total: int
+    audio: str
+    video: str
+    name: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
+    schema: int = TICKET_SCHEMA
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ItemTicket":
+        """Parse a ticket's JSON."""
+        if data.get("schema") != TICKET_SCHEMA:
+            raise ValueError(f"unknown ticket schema {data.get('schema')!r}")
+        return cls(**_pick(cls, data))
+
+
+@dataclass
+class WorkerRef:
+    """Which daemon owns a job, and when it last said so."""
+
+    worker_id: str = ""
+    host: str = ""
+    pid: int = 0
+    heartbeat: float = 0.0  # epoch seconds
+
+
+@dataclass
 class ItemStatus:
     """Progress and outcome of one item (one presenter video) of a job."""
 
@@ -107,16 +108,10 @@ class ItemStatus:
     # before rendering; None (absent from the JSON) until then, when the check failed, or in files
     # written before it existed
     template_check: dict[str, Any] | None = None
-
-
-@dataclass
-class WorkerRef:
-    """Which daemon owns a job, and when it last said so."""
-
-    worker_id: str = ""
-    host: str = ""
-    pid: int = 0
-    heartbeat: float = 0.0  # epoch seconds
+    worker: WorkerRef | None = None  # the worker that rendered (or renders) it
+    interrupted: bool = False  # its worker stopped mid-render; it waits for the next one
+    eta_s: float | None = None  # seconds its worker expects it to take still
+    overhead_s: float = 0.0  # its worker's time on it outside engine.render (claim, records, renames)
 
 
 @dataclass
@@ -161,8 +156,11 @@ class JobStatus:
         data["state"] = self.state.value
         for item in data["items"]:
             item["state"] = ItemState(item["state"]).value
-            if item.get("template_check") is None:
-                item.pop("template_check", None)  # optional: absent rather than null
+            for optional in ("template_check", "worker", "eta_s"):
+                if item.get(optional) is None:
+                    item.pop(optional, None)  # optional: absent rather than null
+            if not item.get("interrupted"):
+                item.pop("interrupted", None)
         return data
 
     @classmethod
@@ -172,12 +170,22 @@ class JobStatus:
             raise ValueError(f"unknown status schema {data.get('schema')!r} (this LipSpool reads {STATUS_SCHEMA})")
         kw = _pick(cls, data)
         kw["state"] = JobState(kw.get("state", "queued"))
-        kw["items"] = [
-            ItemStatus(**{**_pick(ItemStatus, it), "state": ItemState(it.get("state", "queued"))})
-            for it in data.get("items", [])
-        ]
+        kw["items"] = [item_from_dict(it) for it in data.get("items", [])]
         kw["worker"] = WorkerRef(**_pick(WorkerRef, data.get("worker") or {}))
         return cls(**kw)
+
+
+def item_from_dict(data: dict[str, Any]) -> ItemStatus:
+    """An ItemStatus from its JSON (unknown keys ignored)."""
+    kw = {**_pick(ItemStatus, data), "state": ItemState(data.get("state", "queued"))}
+    if isinstance(data.get("worker"), dict):
+        kw["worker"] = WorkerRef(**_pick(WorkerRef, data["worker"]))
+    return ItemStatus(**kw)
+
+
+def item_to_dict(item: ItemStatus) -> dict[str, Any]:
+    """The JSON form of one item (as inside a job's status)."""
+    return JobStatus(job_id="x", items=[item]).to_dict()["items"][0]
 
 
 @dataclass
@@ -190,7 +198,7 @@ class WorkerInfo:
     device: str = "cpu"
     started: str = field(default_factory=now_iso)
     heartbeat: float = field(default_factory=time.time)
-    state: str = "idle"  # idle, busy, stopping, stopped
+    state: WorkerState = WorkerState.IDLE
     current_job: str = ""
     version: str = ""
     backends: list[str] = field(default_factory=list)  # the lip-sync backends usable on its machine
@@ -206,4 +214,6 @@ class WorkerInfo:
         """Parse a worker file's JSON."""
         if data.get("schema") != WORKER_SCHEMA:
             raise ValueError(f"unknown worker schema {data.get('schema')!r}")
-        return cls(**_pick(cls, data))
+        kw = _pick(cls, data)
+        kw["state"] = WorkerState(kw.get("state", "idle"))
+        return cls(**kw)

@@ -36,6 +36,7 @@ TEXT: dict[str, dict[str, str]] = {
         "batch_size": "批大小", "batch_help": "每次推理的帧数；0 = 按显存/CPU 自动选择",
         "fp16": "半精度 (fp16)", "fp16_help": "auto：在 GPU 上若与 fp32 结果一致则用 fp16（更快）；CPU 总是 fp32",
         "copying": "正在复制并检查 {n} 个文件…",
+        "workers_live": "工作进程：{n} 个在线",
         "narration": "旁白语言",
         "narration_help": "按旁白的语言选择嘴型模型：中文（及英语以外的语言）用不依赖音素的通用模型；"
                           "英语用加入英语音素识别的模型，英语旁白的口型更准",
@@ -85,6 +86,7 @@ TEXT: dict[str, dict[str, str]] = {
         "fp16": "Half precision (fp16)", "fp16_help": "auto: fp16 on a GPU when it agrees with fp32 (faster); "
                                                      "the CPU always uses fp32",
         "copying": "Copying and checking {n} files…",
+        "workers_live": "Workers: {n} live",
         "narration": "Narration language",
         "narration_help": "picks the mouth model: Chinese (and any language but English) uses the general "
                           "model, which hears no phones; English adds an English phone recogniser, which "

@@ -247,30 +247,49 @@ def test_cli_submit_status_list_and_copy(root, layout, media, daemons, tmp_path)
     assert run_cli(root, "status", "no-such-job").returncode == 1
 
 
-def test_a_frozen_owner_loses_its_job_to_another_daemon_and_lets_go(root, layout, media, daemons) -> None:
-    """SIGSTOP freezes the owner's heartbeat; a second daemon takes the job over; on SIGCONT the
-    first notices within a frame or two, abandons it, and never overwrites the new owner's status."""
+def test_a_frozen_owner_loses_its_item_to_another_daemon_and_lets_go(root, layout, media, daemons) -> None:
+    """SIGSTOP freezes the owner's heartbeat; a second daemon takes the item over; on SIGCONT the
+    first notices within a frame or two, abandons it, and never overwrites the new owner's record."""
     audio = copy_into(root, media["audio_long"])
-    videos = [copy_into(root, media["wide"], f"p{i}.mp4") for i in range(2)]
+    video = copy_into(root, media["wide"], "p0.mp4")
     d1 = daemons()
-    job_id = submit(layout, audio, videos)
+    job_id = submit(layout, audio, [video])
     _wait_item_running(layout, job_id, 0)
     os.kill(d1.pid, signal.SIGSTOP)
     try:
         d2 = daemons("--stale-after", "2")
-        wait_for(lambda: status(layout, job_id).worker.pid == d2.pid, timeout=30, what="the takeover")
+        wait_for(lambda: status(layout, job_id).items[0].worker.pid == d2.pid, timeout=30, what="the takeover")
     finally:
         os.kill(d1.pid, signal.SIGCONT)
     s = wait_for(lambda: finished(layout, job_id), timeout=240, what="the job under its new owner")
-    assert s.state == JobState.DONE and s.done == 2 and s.worker.pid == d2.pid
+    assert s.state == JobState.DONE and s.done == 1 and s.items[0].worker.pid == d2.pid
     wait_for(lambda: f"job {job_id} was taken over by another worker; abandoning item 1" in _log_text(root),
              timeout=30, what="the first daemon to let go mid-item")
-    assert len(re.findall(rf"job {job_id} item 1/2 done", _log_text(root))) == 1, "item 1 finished twice"
+    assert f"took back job {job_id} item 1 from" in _log_text(root)
+    assert len(re.findall(rf"job {job_id} item 1/1 done", _log_text(root))) == 1, "item 1 finished twice"
     time.sleep(1.5)  # give a stale heartbeat write the chance to happen, if it could
-    assert status(layout, job_id).state == JobState.DONE and status(layout, job_id).worker.pid == d2.pid
+    again = status(layout, job_id)
+    assert again.state == JobState.DONE and again.items[0].worker.pid == d2.pid
     assert (layout.spool_dir("done") / f"{job_id}.json").exists()
     assert d1.proc.poll() is None and d2.proc.poll() is None, "both daemons keep serving"
     assert not list((root / "results" / job_id).glob(".*.part"))
+
+
+def test_one_batch_job_spreads_over_two_daemons_each_item_exactly_once(root, layout, media, daemons) -> None:
+    """Items are the unit of work: a 6-presenter job on two daemons renders on both, in order,
+    every item once, and the job ends once, by whichever daemon finished its last item."""
+    audio = copy_into(root, media["audio_long"])
+    videos = [copy_into(root, media["small"], f"p{i}.mp4") for i in range(6)]
+    d1, d2 = daemons(), daemons()
+    job_id = submit(layout, audio, videos)
+    s = wait_for(lambda: finished(layout, job_id), timeout=240, what="the batch")
+    assert s.state == JobState.DONE and s.done == 6
+    log = _log_text(root)
+    for i in range(6):
+        assert len(re.findall(rf"job {job_id} item {i + 1}/6 done", log)) == 1, f"item {i + 1} not exactly once"
+    assert {it.worker.pid for it in s.items} == {d1.pid, d2.pid}, "both daemons rendered items of the one job"
+    assert len(re.findall(rf"job {job_id} done:", log)) == 1
+    assert not protocol.tickets_left(layout, job_id) and protocol.opened_jobs(layout) == []
 
 
 def test_default_backend_lip_syncs_a_face_and_fails_a_faceless_item(root, layout, media, daemons) -> None:
@@ -289,3 +308,20 @@ def test_default_backend_lip_syncs_a_face_and_fails_a_faceless_item(root, layout
     assert s.items[0].state == "done" and Path(s.items[0].output).is_file()
     assert s.items[1].state == "failed" and "no face found in nobody.mp4" in s.items[1].error
 
+
+
+def test_workers_2_runs_two_worker_processes_that_share_a_batch_and_stop_on_sigterm(root, layout, media,
+                                                                                    daemons) -> None:
+    audio = copy_into(root, media["audio_long"])
+    videos = [copy_into(root, media["small"], f"p{i}.mp4") for i in range(4)]
+    supervisor = daemons("--workers", "2")
+    job_id = submit(layout, audio, videos)
+    s = wait_for(lambda: finished(layout, job_id), timeout=240, what="the batch")
+    assert s.state == JobState.DONE and s.done == 4
+    pids = {it.worker.pid for it in s.items}
+    assert len(pids) == 2 and supervisor.pid not in pids, "two worker processes, neither the supervisor"
+    workers = [json.loads(p.read_text()) for p in layout.spool_dir("workers").glob("*.json")]
+    assert len(workers) == 2
+    assert supervisor.stop(signal.SIGTERM, timeout=60) == 0
+    wait_for(lambda: not list(layout.spool_dir("workers").glob("*.json")), timeout=30,
+             what="both workers to remove their heartbeat files")
