@@ -50,16 +50,23 @@ def _get_decoder():  # noqa: ANN202 - pocketsphinx.Decoder, imported lazily
     return _decoder
 
 
-def recognise_phones(samples: np.ndarray) -> list[PhoneSegment]:
-    """Phones of mono float samples at 16 kHz, in time order, covering the whole signal."""
+def recognise_phones(samples: np.ndarray, peak: float | None = None, first_frame: int = 0) -> list[PhoneSegment]:
+    """Phones of mono float samples at 16 kHz, in time order, covering the whole signal.
+
+    The samples are level-normalised by `peak` (default: their own largest magnitude; a chunk of a
+    longer sound passes the whole sound's), and `first_frame` (10 ms frames) is added to the times
+    (a chunk starting that many frames into the sound). The result depends on these alone: the
+    recogniser's running cepstral mean starts afresh on every call.
+    """
     x = np.asarray(samples, np.float64)
     if not x.size:
         return []
-    peak = float(np.max(np.abs(x)))
+    peak = float(np.max(np.abs(x))) if peak is None else float(peak)
     gain = 0.5 / peak if peak > 1e-6 else 1.0  # level-normalised: quiet recordings decode as well
     pcm = (np.clip(x * gain, -1.0, 1.0) * 32767).astype(np.int16).tobytes()
     with _lock:
         decoder = _get_decoder()
+        decoder.reinit_feat()  # else the cepstral mean carries over from the last sound decoded
         decoder.start_utt()
         decoder.process_raw(pcm, full_utt=True)
         decoder.end_utt()
@@ -68,5 +75,5 @@ def recognise_phones(samples: np.ndarray) -> list[PhoneSegment]:
     for word, a, b in segs:
         phone = word.strip("+").upper() if word.startswith("+") else word.upper()
         out.append(PhoneSegment("SIL" if phone in ("SIL", "<S>", "</S>", "NSN", "SPN") else phone,
-                                a * SPHINX_HOP_S, (b + 1) * SPHINX_HOP_S))
+                                (first_frame + a) * SPHINX_HOP_S, (first_frame + b + 1) * SPHINX_HOP_S))
     return out

@@ -49,37 +49,87 @@ def phone_target(phone: str) -> tuple[float, float, float, float]:
 PHONE_CLASSES = tuple(sorted(PHONE_TARGETS)) + ("NOISE",)
 
 
-def _pulls(segments: Sequence[PhoneSegment], hops: int):  # noqa: ANN202 - yields (i, lo, hi, weights)
-    """For each phone: the hop window it reaches and its dominance weight over that window."""
-    t = (np.arange(hops) + 0.5) * HOP_S
+def phone_hops(duration_s: float) -> int:
+    """Hops of the phone curves of a sound lasting duration_s (at least one)."""
+    return max(1, int(np.ceil(duration_s / HOP_S)))
+
+
+def _pull_shape(s: PhoneSegment) -> tuple[float, float]:
+    """(half its length, its falloff) in seconds: how far a phone's pull reaches and fades."""
+    return max(0.5 * (s.end_s - s.start_s), HOP_S), FALLOFF_S if s.phone.upper() in VOWELS else CONSONANT_FALLOFF_S
+
+
+def _reach(s: PhoneSegment, hops: int) -> tuple[int, int]:
+    """[lo, hi): the hops (of `hops`) a phone pulls on."""
+    half, fall = _pull_shape(s)
+    reach = half + 6 * fall
+    return max(0, int((s.centre_s - reach) / HOP_S)), min(hops, int((s.centre_s + reach) / HOP_S) + 1)
+
+
+def phone_reach(segments: Sequence[PhoneSegment], hops: int) -> tuple[np.ndarray, np.ndarray]:
+    """(lo, hi) per phone: the hops [lo, hi) each pulls on, to pick the phones a block of hops needs."""
+    spans = np.array([_reach(s, hops) for s in segments], np.int64).reshape(-1, 2)
+    return spans[:, 0], spans[:, 1]
+
+
+def _pulls(segments: Sequence[PhoneSegment], hops: int, start: int, stop: int):  # noqa: ANN202 - a generator
+    """For each phone: the window of hops [start, stop) it reaches and its dominance weight over that window."""
     for i, s in enumerate(segments):
-        centre, half = s.centre_s, max(0.5 * (s.end_s - s.start_s), HOP_S)
-        fall = FALLOFF_S if s.phone.upper() in VOWELS else CONSONANT_FALLOFF_S
-        reach = half + 6 * fall
-        lo, hi = max(0, int((centre - reach) / HOP_S)), min(hops, int((centre + reach) / HOP_S) + 1)
+        lo, hi = _reach(s, hops)
+        lo, hi = max(lo, start), min(hi, stop)
         if lo < hi:
-            d = np.maximum(np.abs(t[lo:hi] - centre) - half, 0.0)
+            half, fall = _pull_shape(s)
+            t = (np.arange(lo, hi) + 0.5) * HOP_S
+            d = np.maximum(np.abs(t - s.centre_s) - half, 0.0)
             yield i, lo, hi, phone_target(s.phone)[3] * np.exp(-d / fall)
 
 
-def phone_curves(segments: Sequence[PhoneSegment], duration_s: float) -> np.ndarray:
-    """(hops, 3) coarticulated opening, width, rounding on a 10 ms hop covering duration_s."""
-    hops = max(1, int(np.ceil(duration_s / HOP_S)))
-    out = np.zeros((hops, 3))
-    weight_sum = np.zeros(hops)
+def _window(duration_s: float, start: int, stop: int | None) -> tuple[int, int, int]:
+    """(hops of the sound, first hop, end hop) of the rows asked for."""
+    hops = phone_hops(duration_s)
+    return hops, start, hops if stop is None else min(stop, hops)
+
+
+def phone_curves(segments: Sequence[PhoneSegment], duration_s: float, start: int = 0,
+                 stop: int | None = None) -> np.ndarray:
+    """(hops, 3) coarticulated opening, width, rounding on a 10 ms hop covering duration_s.
+
+    With start/stop: only hops [start, stop) of those, the same numbers (`segments` may then be
+    just the phones that reach them, in order).
+    """
+    hops, start, stop = _window(duration_s, start, stop)
+    out = np.zeros((max(0, stop - start), 3))
+    weight_sum = np.zeros(len(out))
     targets = [phone_target(s.phone) for s in segments]
-    for i, lo, hi, w in _pulls(segments, hops):
-        out[lo:hi] += w[:, None] * np.asarray(targets[i][:3])[None, :]
-        weight_sum[lo:hi] += w
+    for i, lo, hi, w in _pulls(segments, hops, start, stop):
+        out[lo - start:hi - start] += w[:, None] * np.asarray(targets[i][:3])[None, :]
+        weight_sum[lo - start:hi - start] += w
     return out / np.maximum(weight_sum, 1e-9)[:, None]
 
 
-def phone_weights(segments: Sequence[PhoneSegment], duration_s: float) -> np.ndarray:
+def phone_weights(segments: Sequence[PhoneSegment], duration_s: float, start: int = 0,
+                  stop: int | None = None) -> np.ndarray:
     """(hops, len(PHONE_CLASSES)): each phone class's share of the mouth at each hop (rows sum to 1
-    where any phone reaches), the same dominance blend as phone_curves, one column per phone."""
-    hops = max(1, int(np.ceil(duration_s / HOP_S)))
-    out = np.zeros((hops, len(PHONE_CLASSES)))
+    where any phone reaches), the same dominance blend as phone_curves, one column per phone;
+    start/stop as for phone_curves."""
+    hops, start, stop = _window(duration_s, start, stop)
+    out = np.zeros((max(0, stop - start), len(PHONE_CLASSES)))
     index = {p: j for j, p in enumerate(PHONE_CLASSES)}
-    for i, lo, hi, w in _pulls(segments, hops):
-        out[lo:hi, index.get(segments[i].phone.upper(), len(PHONE_CLASSES) - 1)] += w
+    for i, lo, hi, w in _pulls(segments, hops, start, stop):
+        out[lo - start:hi - start, index.get(segments[i].phone.upper(), len(PHONE_CLASSES) - 1)] += w
     return out / np.maximum(out.sum(axis=1, keepdims=True), 1e-9)
+
+
+class PhoneBlocks:
+    """phone_curves and phone_weights of a long recording's phones, block of hops by block: the same
+    rows as on the whole, from only the phones that reach the block (so hours cost no more per hop)."""
+
+    def __init__(self, segments: Sequence[PhoneSegment], duration_s: float) -> None:
+        self.segments = list(segments)
+        self.duration_s = duration_s
+        self._lo, self._hi = phone_reach(self.segments, phone_hops(duration_s))
+
+    def block(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        """(targets, class shares) of hops [start, stop): rows start..stop of phone_curves and phone_weights."""
+        near = [self.segments[i] for i in np.flatnonzero((self._lo < stop) & (self._hi > start))]
+        return (phone_curves(near, self.duration_s, start, stop), phone_weights(near, self.duration_s, start, stop))

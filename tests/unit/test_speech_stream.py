@@ -1,7 +1,9 @@
-"""The streamed audio front end: the default mouth-model curves computed from audio read in chunks
-equal the whole-signal computation, and the audio is consumed in bounded pieces."""
+"""The streamed audio front end: the mouth-model curves computed from audio read in chunks (the
+default model's, and the English model's with its phones recognised chunk by chunk) equal the
+whole-signal computation, and the audio is consumed in bounded pieces."""
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -10,20 +12,25 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.speech import predict_mouth
-from engine.speech import formants_stream, streamed
-from engine.speech.features import ANALYSIS_RATE, at_frames, power_spectrum
+from engine.speech import formants_stream, phones_stream, streamed
+from engine.speech.features import ANALYSIS_RATE, HOP_S, at_frames, band_db, power_spectrum
 from engine.speech.formants import formant_tracks
 from engine.speech.formants_stream import streamed_formant_tracks
 from engine.speech.frame_means import FrameMeans
+from engine.speech.learned import BASE_COLUMNS, FORMANT_COLUMNS, shipped_model
+from engine.speech.phones import PhoneSegment, recognise_phones
+from engine.speech.phones_stream import chunk_cores, streamed_phones
 from engine.speech.praat_grid import formant_grid, pitch_grid
 from engine.speech.samples import SampleReader, SoundStats, array_source, file_source, measured
 from engine.speech.features import CHUNK_HOPS
 from engine.speech.spectrum_stream import HOP, WINDOW, hop_count, spectrum_blocks
 from engine.speech.streamed import predict_mouth_streamed
+from engine.speech.visemes import PHONE_CLASSES, PhoneBlocks, phone_curves, phone_weights
 
 from speech_media import vowel  # noqa: E402 - the helper beside this file
 
 SHARED = Path("/work/shared/media")
+QUIET_S = phones_stream.QUIET_SEARCH_S
 REAL_SPEECH = ["whisper_jfk.flac", "sadtalker_chinese_news.wav"]
 CURVES = ("open", "width", "round")
 
@@ -55,6 +62,32 @@ def _stats(samples: np.ndarray) -> SoundStats:
     stats = SoundStats()
     SampleReader(measured(array_source(samples), stats)).drain()
     return stats
+
+
+def _db(samples: np.ndarray) -> np.ndarray:
+    return band_db(*power_spectrum(np.asarray(samples, np.float64)))
+
+
+def _labels(segments: list[PhoneSegment], hops: int) -> np.ndarray:
+    """The phone heard at each 10 ms hop ("" where none is)."""
+    out = np.full(hops, "", dtype=object)
+    for s in segments:
+        out[int(round(s.start_s / HOP_S)):int(round(s.end_s / HOP_S))] = s.phone
+    return out
+
+
+def _no_formants_model():  # noqa: ANN202 - MouthModel
+    """The English model without its formant inputs: a model of the "no-formants" feature set."""
+    en = shipped_model("en")
+    width = len(en.mean) // 5  # columns per frame of context
+    keep = np.r_[0:BASE_COLUMNS, BASE_COLUMNS + FORMANT_COLUMNS:width]
+
+    def cut(values: list) -> list:  # noqa: ANN001
+        a = np.asarray(values).reshape(5, width, *np.shape(values)[1:])
+        return a[:, keep].reshape(5 * len(keep), *np.shape(values)[1:]).tolist()
+
+    return dataclasses.replace(en, feature_set="no-formants", mean=cut(en.mean), scale=cut(en.scale),
+                               coef=cut(en.coef))
 
 
 # --- the exact parts -----------------------------------------------------------------------------
@@ -145,6 +178,79 @@ def test_a_quiet_passage_far_from_the_loudest_one_is_judged_against_the_whole_re
     assert np.array_equal(got[:, 3] > 0, whole[:, 3] > 0)
 
 
+# --- phones in chunks ------------------------------------------------------------------------------
+
+_PHONES = [p for p in PHONE_CLASSES if p != "NOISE"] + ["BREATH"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(0, 40), cuts=st.lists(st.integers(1, 150), max_size=8))
+def test_phone_curves_block_by_block_equal_the_whole_ones(seed, n, cuts) -> None:
+    rng = np.random.default_rng(seed)
+    ends = np.cumsum(rng.integers(1, 60, n)) * HOP_S  # phones of 10 ms to 0.6 s, a long silence among them
+    segments = [PhoneSegment(_PHONES[int(rng.integers(len(_PHONES)))], a, b)
+                for a, b in zip(np.r_[0.0, ends[:-1]], ends)]
+    duration = (ends[-1] if n else 0.0) + float(rng.uniform(0, 0.5))
+    curves, weights = phone_curves(segments, duration), phone_weights(segments, duration)
+    blocks, start, got = PhoneBlocks(segments, duration), 0, []
+    for cut in cuts + [len(curves)]:
+        got.append(blocks.block(start, min(start + cut, len(curves))))
+        assert np.array_equal(phone_curves(segments, duration, start, start + cut), curves[start:start + cut])
+        start = min(start + cut, len(curves))
+    assert np.array_equal(np.concatenate([c for c, _ in got]), curves)
+    assert np.array_equal(np.concatenate([w for _, w in got]), weights)
+
+
+def test_chunk_cores_tile_the_sound_and_end_in_the_pauses() -> None:
+    db = np.zeros(5000)
+    pauses = [(1080, 1110), (1950, 1990), (3020, 3030)]
+    for a, b in pauses:
+        db[a:b] = -60.0
+    db[2150] = -90.0  # one quiet hop, not a pause: the smoothed level ignores it
+    cores = chunk_cores(db, 1000, 200, 15)
+    assert cores[0][0] == 0 and cores[-1][1] == 5000
+    assert all(a[1] == b[0] and a[0] < a[1] for a, b in zip(cores, cores[1:]))
+    for (start, stop), (a, b) in zip(cores[:-1], pauses):
+        assert a <= stop < b and 800 <= stop - start <= 1200
+    assert chunk_cores(db[:1000], 1000, 200, 15) == [(0, 1000)]
+    assert chunk_cores(db[:1], 1000, 200) == [(0, 1)]
+
+
+def test_the_recogniser_hears_each_sound_afresh(speech) -> None:
+    """PocketSphinx keeps a running cepstral mean from one sound to the next unless told otherwise."""
+    first = recognise_phones(speech)
+    recognise_phones(0.05 * synthetic_speech(seed=3)[::-1])
+    assert recognise_phones(speech) == first
+
+
+def test_phones_of_audio_up_to_one_chunk_are_the_whole_signal_ones(speech) -> None:
+    got = streamed_phones(array_source(speech, 999), _stats(speech), _db(speech))
+    assert got == recognise_phones(speech) and len(got) > 20
+
+
+def test_phones_in_chunks_tile_the_sound_without_doubling_or_losing_any(monkeypatch, speech) -> None:
+    heard: list[tuple[int, int]] = []
+    peaks: set[float | None] = set()
+
+    def recognise(samples, peak=None, first_frame=0):  # noqa: ANN001, ANN202
+        heard.append((first_frame, len(samples)))
+        peaks.add(peak)
+        return recognise_phones(samples, peak, first_frame)
+
+    monkeypatch.setattr(phones_stream, "recognise_phones", recognise)
+    long = np.tile(speech, 2)
+    got = streamed_phones(array_source(long, 1000), _stats(long), _db(long), chunk_s=3.0, margin_s=1.0)
+    assert len(heard) >= 7 and max(n for _, n in heard) <= (3.0 + 1.5 + 2 * 1.0) * ANALYSIS_RATE  # core, margins
+    assert heard[0][0] == 0 and all(a[0] < b[0] for a, b in zip(heard, heard[1:]))
+    assert peaks == {float(np.abs(long).max())}  # every chunk is levelled as the whole sound is
+    centres = [s.centre_s for s in got]
+    assert all(a < b for a, b in zip(centres, centres[1:]))  # in order, none twice
+    hops = hop_count(len(long))
+    labels, whole = _labels(got, hops), _labels(recognise_phones(long), hops)
+    assert (labels != "").mean() > 0.99  # no phone lost: the kept phones cover the sound
+    assert (labels == whole).mean() > 0.85, (labels == whole).mean()  # the recogniser normalises per chunk
+
+
 # --- the whole front end ---------------------------------------------------------------------------
 
 def _assert_same_curves(got, want, atol: float = 0.0) -> None:
@@ -179,12 +285,30 @@ def test_silence_and_no_frames_give_a_closed_mouth() -> None:
     assert predict_mouth_streamed(array_source(synthetic_speech()), 25.0, 0).n_frames == 0
 
 
-def test_a_model_that_hears_phones_is_refused() -> None:
-    from engine.speech.learned import shipped_model
+def test_every_shipped_model_streams_and_an_unknown_feature_set_is_refused() -> None:
+    assert streamed.streams() and streamed.streams(shipped_model("en"))
+    assert streamed.streams(_no_formants_model())
+    with pytest.raises(ValueError, match="unknown"):
+        predict_mouth_streamed(array_source(synthetic_speech()), 25.0, 10,
+                               model=dataclasses.replace(shipped_model("en"), feature_set="phones-only"))
 
-    assert streamed.streams() and not streamed.streams(shipped_model("en"))
-    with pytest.raises(ValueError, match="needs the whole signal"):
-        predict_mouth_streamed(array_source(synthetic_speech()), 25.0, 10, model=shipped_model("en"))
+
+@pytest.mark.parametrize("model", [lambda: shipped_model("en"), _no_formants_model], ids=["all", "no-formants"])
+def test_streamed_curves_of_a_model_that_hears_phones_equal_the_whole_signal_ones(speech, model) -> None:
+    n = _frames(speech)
+    want = predict_mouth(speech, 25.0, n, model=model())
+    assert want.open.max() > 0.3 and want.round.max() > 0.3  # phones heard: rounding comes from them
+    _assert_same_curves(predict_mouth_streamed(array_source(speech, 1234), 25.0, n, model=model()), want, atol=1e-12)
+
+
+def test_streamed_curves_with_phones_across_phone_chunks_stay_close(speech) -> None:
+    n, en = _frames(speech), shipped_model("en")
+    want = predict_mouth(speech, 25.0, n, model=en)
+    got = predict_mouth_streamed(array_source(speech), 25.0, n, model=en, phone_chunk_s=5.0, phone_margin_s=1.5)
+    assert np.array_equal(got.speech, want.speech)
+    for name in CURVES:
+        a, b = getattr(got, name), getattr(want, name)
+        assert np.abs(a - b).mean() < 0.005 and np.corrcoef(a, b)[0, 1] > 0.999, name
 
 
 @pytest.mark.skipif(not SHARED.is_dir(), reason="shared speech recordings not present")
@@ -200,6 +324,22 @@ def test_streamed_curves_equal_the_whole_signal_ones_on_real_speech(name: str) -
     chunked = predict_mouth_streamed(file_source(path), 25.0, n, chunk_s=5.0, margin_s=3.0)
     assert np.abs(chunked.open - want.open).max() < 0.05
     assert np.corrcoef(chunked.open, want.open)[0, 1] > 0.999
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="shared speech recordings not present")
+@pytest.mark.parametrize("name", REAL_SPEECH)
+def test_streamed_curves_with_phones_equal_the_whole_signal_ones_on_real_speech(name: str) -> None:
+    from engine.media_audio import load_audio
+
+    path, en = SHARED / name, shipped_model("en")
+    samples = load_audio(path, ANALYSIS_RATE)
+    n = _frames(samples)
+    want = predict_mouth(samples, 25.0, n, model=en)
+    _assert_same_curves(predict_mouth_streamed(file_source(path), 25.0, n, model=en), want, atol=1e-12)
+    chunked = predict_mouth_streamed(file_source(path), 25.0, n, model=en, phone_chunk_s=5.0, phone_margin_s=3.0)
+    for curve in CURVES:  # a few phones near the cuts differ; the recogniser also normalises per chunk
+        a, b = getattr(chunked, curve), getattr(want, curve)
+        assert np.abs(a - b).mean() < 0.02 and np.corrcoef(a, b)[0, 1] > 0.98, curve
 
 
 # --- bounded reading ---------------------------------------------------------------------------------
@@ -230,8 +370,28 @@ def test_the_front_end_reads_the_audio_in_bounded_pieces(monkeypatch, speech) ->
     assert max(r.peak for r in readers[1:3]) <= praat_span
     assert max(r.peak for r in readers) <= max(praat_span, spectrum_span) < len(long) / 3
 
+    # the English model adds one pass, recognising the phones a chunk at a time
+    heard: list[int] = []
 
-def test_the_rewrite_backend_never_loads_the_whole_audio_for_the_default_front_end(monkeypatch, tmp_path) -> None:
+    def recognise(samples, peak=None, first_frame=0):  # noqa: ANN001, ANN202
+        heard.append(len(samples))
+        return recognise_phones(samples, peak, first_frame)
+
+    monkeypatch.setattr(phones_stream, "SampleReader", Recording)
+    monkeypatch.setattr(phones_stream, "recognise_phones", recognise)
+    readers.clear()
+    blocks.clear()
+    predict_mouth_streamed(source, 25.0, _frames(long), shipped_model("en"), chunk_s=4.0, margin_s=1.0,
+                           phone_chunk_s=6.0, phone_margin_s=1.0)
+    assert len(readers) == 5 and sum(blocks) == 5 * len(long)  # spectrum, phones, pitch, formants, features
+    phone_span = (6.0 + min(QUIET_S, 3.0) + 2 * 1.0) * ANALYSIS_RATE  # a core (cut within the search) and margins
+    assert len(heard) >= 6 and max(heard) <= phone_span
+    assert readers[1].peak <= phone_span + 2 * 1024 < len(long) / 3
+
+
+@pytest.mark.parametrize("mouth_model", [None, "en"])
+def test_the_rewrite_backend_never_loads_the_whole_audio_for_the_default_front_end(monkeypatch, tmp_path,
+                                                                                  mouth_model) -> None:
     import engine.backends.rewrite as rewrite
     from engine.backends.base import RenderContext
     from engine.media_audio import write_wav
@@ -248,7 +408,8 @@ def test_the_rewrite_backend_never_loads_the_whole_audio_for_the_default_front_e
                         True, False), audio_duration_s=12.0, fps=25.0, n_frames=300, width=64, height=64,
                         options=RenderOptions(), scratch_dir=tmp_path)
     seen: list[tuple[str, float]] = []
-    curves = rewrite._Job._curves(object.__new__(rewrite._Job), ctx, "mouth-model", None,
+    model = shipped_model(mouth_model) if mouth_model else None
+    curves = rewrite._Job._curves(object.__new__(rewrite._Job), ctx, "mouth-model", model,
                                   lambda stage, f: seen.append((stage, f)))
     assert curves.n_frames == 300 and curves.open.max() > 0.3
     assert seen and all(stage == "mouths" for stage, _ in seen)

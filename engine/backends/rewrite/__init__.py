@@ -149,8 +149,9 @@ class _Job:
     def _curves(self, ctx: RenderContext, front_end: str, model, progress: ProgressFn) -> MouthCurves:  # noqa: ANN001
         """The audio front end's mouth targets for every output frame.
 
-        The default front end with a phone-free model (the shipped default) reads the audio in
-        chunks, so hours of audio need little memory; the others load the whole signal.
+        The default front end reads the audio in chunks with any shipped model (the English one
+        recognises its phones a minute at a time), so hours of audio need little memory; the
+        other front ends load the whole signal.
         """
         if front_end == "mouth-model" and streams(model):
             return predict_mouth_streamed(file_source(ctx.audio), ctx.fps, ctx.n_frames, model,
