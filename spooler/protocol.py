@@ -368,7 +368,11 @@ def claim(path: Path, layout: Layout, worker_id: str) -> Path | None:
     Works for a queued file in new/ and for an orphaned one in active/ (taking it back from a
     dead owner). Returns None when another daemon renamed it first.
     """
-    dest = layout.spool_dir("active") / f"{job_id_of(path)}{OWNER_SEP}{worker_id}.json"
+    return rename_if_there(path, layout.spool_dir("active") / f"{job_id_of(path)}{OWNER_SEP}{worker_id}.json")
+
+
+def rename_if_there(path: Path, dest: Path) -> Path | None:
+    """Rename `path` to `dest` (the one state transition); None when someone else moved it first."""
     try:
         os.rename(path, dest)
     except FileNotFoundError:
@@ -695,12 +699,8 @@ def orphaned_tickets(layout: Layout, stale_after_s: float) -> list[Path]:
 def claim_ticket(path: Path, layout: Layout, worker_id: str) -> Path | None:
     """Claim a queued (or orphaned) ticket for `worker_id` by one rename; None when another won."""
     job_id, index = ticket_of(path)
-    dest = layout.spool_dir("working") / f"{ticket_name(job_id, index)[: -len('.json')]}{OWNER_SEP}{worker_id}.json"
-    try:
-        os.rename(path, dest)
-    except FileNotFoundError:
-        return None
-    return dest
+    stem = ticket_name(job_id, index)[: -len(".json")]
+    return rename_if_there(path, layout.spool_dir("working") / f"{stem}{OWNER_SEP}{worker_id}.json")
 
 
 def load_ticket(path: Path) -> ItemTicket:
@@ -713,24 +713,18 @@ def load_ticket(path: Path) -> ItemTicket:
 
 def requeue_ticket(path: Path, layout: Layout) -> Path | None:
     """Put a claimed ticket back in the queue (its worker stops); None when it was taken over."""
-    job_id, index = ticket_of(path)
-    dest = layout.spool_dir("queue") / ticket_name(job_id, index)
-    try:
-        os.rename(path, dest)
-    except FileNotFoundError:
-        return None
-    return dest
+    return _move_ticket(path, layout, "queue")
 
 
 def finish_ticket(path: Path, layout: Layout) -> Path | None:
     """Move a claimed ticket to finished/; None when it was taken over meanwhile."""
+    return _move_ticket(path, layout, "finished")
+
+
+def _move_ticket(path: Path, layout: Layout, folder: str) -> Path | None:
+    """Rename a claimed ticket to its plain name in `folder`; None when it is no longer there."""
     job_id, index = ticket_of(path)
-    dest = layout.spool_dir("finished") / ticket_name(job_id, index)
-    try:
-        os.rename(path, dest)
-    except FileNotFoundError:
-        return None
-    return dest
+    return rename_if_there(path, layout.spool_dir(folder) / ticket_name(job_id, index))
 
 
 def tickets_left(layout: Layout, job_id: str) -> bool:
