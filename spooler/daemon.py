@@ -20,9 +20,10 @@ from pathlib import Path
 from . import protocol
 from .config import Layout, allowed_roots
 from .names import is_job_id, printable
-from .records import ItemState, Job, JobState, JobStatus, WorkerInfo, WorkerRef, now_iso
+from .records import Job, JobState, JobStatus, WorkerInfo, WorkerRef, now_iso
 from .runner import JOB_PATH_OPTIONS, ItemRunner, ItemWriter, Outcome
-from .states import WorkerState, finish_item
+from . import states
+from .states import WorkerState
 
 log = logging.getLogger(__name__)
 
@@ -275,9 +276,7 @@ class Daemon:
         status.claimed_at = claimed_at
         status.name, status.audio = job.name, job.audio
         status.backend = _backend_name(job.options) or status.backend
-        status.state, status.message = JobState.RUNNING, ""
-        status.started = status.started or now_iso()
-        status.updated = now_iso()
+        states.open_job(status)
         protocol.write_status(self.layout, status)
         protocol.open_job(self.layout, path, job, status)
         log.info("running job %s (%s): %d items", job.id, printable(job.name) or "unnamed", len(job.videos))
@@ -352,9 +351,7 @@ class Daemon:
 
     def _write_rejected_status(self, job_id: str, reason: str) -> None:
         status = protocol.read_status(self.layout, job_id) or JobStatus(job_id=job_id, created=now_iso())
-        status.state = JobState.REJECTED
-        status.message = reason
-        status.finished = status.updated = now_iso()
+        states.reject_job(status, reason)
         protocol.write_status(self.layout, status)
 
     def _fail(self, path: Path, job: Job, reason: str) -> None:
@@ -364,12 +361,7 @@ class Daemon:
         log.warning("job %s failed: %s", job.id, reason)
         try:
             status = protocol.read_status(self.layout, job.id) or protocol.initial_status(job)
-            for item in status.items:
-                if not item.state.finished:
-                    finish_item(item, ItemState.FAILED, reason)
-            status.recount()
-            status.state, status.message = JobState.FAILED, reason
-            status.finished = status.updated = now_iso()
+            states.fail_job(status, reason)
             protocol.write_status(self.layout, status)
         except OSError as exc:
             log.warning("cannot write the status of job %s: %s", job.id, exc.strerror or exc)

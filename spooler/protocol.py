@@ -56,7 +56,8 @@ from .records import (
     new_job_id,
     now_iso,
 )
-from .states import WorkerState, derive_job_state
+from . import states
+from .states import WorkerState
 
 log = logging.getLogger(__name__)
 
@@ -459,13 +460,7 @@ def request_cancel(layout: Layout, job_id: str) -> str:
             pass  # a daemon claimed it meanwhile: ask it to stop
         else:
             status = read_status(layout, job_id) or JobStatus(job_id=job_id)
-            status.state = JobState.CANCELLED
-            status.message = "cancelled before it started"
-            status.finished = status.updated = now_iso()
-            for item in status.items:
-                if item.state != ItemState.DONE:
-                    item.state = ItemState.CANCELLED
-            status.recount()
+            states.cancel_queued_job(status)
             write_status(layout, status)
             return "cancelled"
     elif where != "active":
@@ -777,9 +772,7 @@ def _assemble(layout: Layout, status: JobStatus) -> JobStatus:
     status.overhead_s = round(sum(it.overhead_s for it in status.items), 4)
     if status.state in (JobState.RUNNING, JobState.INTERRUPTED):
         interrupted = any(it.interrupted for it in status.items)
-        status.state = derive_job_state([it.state for it in status.items], interrupted=interrupted)
-        if status.state.finished:
-            status.state = JobState.RUNNING  # its last worker is finishing it now
+        status.state = states.running_job_state([it.state for it in status.items], interrupted)
         running = [it for it in status.items if it.state == ItemState.RUNNING]
         status.current_item = ", ".join(it.name for it in running)
         worked = [it for it in status.items if it.worker is not None and it.worker.worker_id]
@@ -808,17 +801,7 @@ def conclude_job(layout: Layout, job_id: str) -> JobState | None:
     status = read_status(layout, job_id)
     if status is None or not all(it.state.finished for it in status.items):
         return None
-    state = derive_job_state([it.state for it in status.items], cancelled=cancel_requested(layout, job_id))
-    status.state, status.current_item, status.eta_s = state, "", 0.0
-    status.finished = status.updated = now_iso()
-    if state == JobState.FAILED:
-        status.message = "every item failed"
-    elif state == JobState.DONE_WITH_FAILURES:
-        status.message = f"{status.failed} of {status.total} items failed"
-    elif state == JobState.CANCELLED:
-        status.message = status.message if status.message.startswith("cancelled") else "cancelled by request"
-    else:
-        status.message = ""
+    state = states.end_job(status, cancelled=cancel_requested(layout, job_id))
     write_status(layout, status)
     try:
         os.rename(path, layout.spool_dir(state.folder) / f"{job_id}.json")

@@ -74,6 +74,22 @@ class ItemLike(Protocol):
     finished: str
 
 
+class JobLike(Protocol):
+    state: JobState
+    message: str
+    items: list
+    current_item: str
+    eta_s: float | None
+    started: str
+    finished: str
+    updated: str
+    done: int
+    failed: int
+    total: int
+
+    def recount(self) -> None: ...
+
+
 def now_iso() -> str:
     """The current UTC time as ISO 8601 with milliseconds."""
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
@@ -116,3 +132,60 @@ def derive_job_state(items: Iterable[ItemState], cancelled: bool = False, interr
     if done == len(states):
         return JobState.DONE
     return JobState.FAILED if done == 0 else JobState.DONE_WITH_FAILURES
+
+
+def running_job_state(items: Iterable[ItemState], interrupted: bool) -> JobState:
+    """The state shown for an opened job before it ends: running or interrupted (a job whose items
+    are all finished is still running until its last worker has ended it)."""
+    state = derive_job_state(items, interrupted=interrupted)
+    return JobState.RUNNING if state.finished else state
+
+
+def open_job(job: JobLike) -> None:
+    """queued (or interrupted) -> running: its items are queued for every worker."""
+    job.state, job.message = JobState.RUNNING, ""
+    job.started = job.started or now_iso()
+    job.updated = now_iso()
+
+
+def end_job(job: JobLike, cancelled: bool = False) -> JobState:
+    """running -> its final state, derived from its finished items, with the message that goes with it."""
+    job.recount()
+    state = derive_job_state([it.state for it in job.items], cancelled=cancelled)
+    job.state, job.current_item, job.eta_s = state, "", 0.0
+    job.finished = job.updated = now_iso()
+    if state is JobState.FAILED:
+        job.message = "every item failed"
+    elif state is JobState.DONE_WITH_FAILURES:
+        job.message = f"{job.failed} of {job.total} items failed"
+    elif state is JobState.CANCELLED:
+        job.message = job.message if job.message.startswith("cancelled") else "cancelled by request"
+    else:
+        job.message = ""
+    return state
+
+
+def cancel_queued_job(job: JobLike) -> None:
+    """queued -> cancelled, before any worker opened it: every unfinished item cancelled too."""
+    for item in job.items:
+        if not item.state.finished:
+            finish_item(item, ItemState.CANCELLED, "cancelled before it started")
+    job.recount()
+    job.state, job.message = JobState.CANCELLED, "cancelled before it started"
+    job.finished = job.updated = now_iso()
+
+
+def fail_job(job: JobLike, reason: str) -> None:
+    """queued/running -> failed with one reason, shared by every unfinished item."""
+    for item in job.items:
+        if not item.state.finished:
+            finish_item(item, ItemState.FAILED, reason)
+    job.recount()
+    job.state, job.message, job.current_item, job.eta_s = JobState.FAILED, reason, "", 0.0
+    job.finished = job.updated = now_iso()
+
+
+def reject_job(job: JobLike, reason: str) -> None:
+    """(a file that is not a valid job) -> rejected, with the reason."""
+    job.state, job.message = JobState.REJECTED, reason
+    job.finished = job.updated = now_iso()

@@ -7,6 +7,7 @@ from pathlib import Path
 from . import protocol
 from .config import Layout
 from .records import ItemState, JobState
+from .states import end_job, finish_item
 
 
 def write_finished_job(layout: Layout, videos: list[str], name: str = "", created: str | None = None,
@@ -25,9 +26,9 @@ def write_finished_job(layout: Layout, videos: list[str], name: str = "", create
         video.write_bytes(b"\x00" * 100 + item.name.encode())
         thumb = video.with_suffix(".jpg")
         thumb.write_bytes(thumbnail)
-        item.state, item.output, item.thumbnail, item.duration_s = ItemState.DONE, str(video), str(thumb), 2.0
-    status.state = JobState.DONE
-    status.recount()
+        item.output, item.thumbnail, item.duration_s = str(video), str(thumb), 2.0
+        finish_item(item, ItemState.DONE)
+    end_job(status)
     protocol.write_status(layout, status)
     protocol.finish(path, layout, JobState.DONE)
     return job.id

@@ -136,3 +136,29 @@ def test_workers_are_sized_to_the_cores_and_pinned_one_per_gpu(requested, device
 def test_bad_worker_counts_are_refused(bad: str) -> None:
     with pytest.raises(WorkersError, match="--workers"):
         plan_workers(bad, "cpu", 0, 4)
+
+
+def test_job_transitions_set_state_message_and_items_together() -> None:
+    from spooler.states import cancel_queued_job, end_job, fail_job, open_job, reject_job
+
+    def fresh():
+        return protocol.initial_status(Job(id="j", audio="a", videos=["v1", "v2", "v3"]))
+
+    job = fresh()
+    open_job(job)
+    assert job.state == JobState.RUNNING and job.started
+    finish_item(job.items[0], ItemState.DONE)
+    finish_item(job.items[1], ItemState.FAILED, "broken")
+    finish_item(job.items[2], ItemState.DONE)
+    assert end_job(job) == JobState.DONE_WITH_FAILURES and job.message == "1 of 3 items failed" and job.finished
+    job = fresh()
+    finish_item(job.items[0], ItemState.DONE)
+    cancel_queued_job(job)
+    assert job.state == JobState.CANCELLED and [it.state for it in job.items] == [
+        ItemState.DONE, ItemState.CANCELLED, ItemState.CANCELLED]
+    job = fresh()
+    fail_job(job, "cannot write results")
+    assert job.state == JobState.FAILED and {it.error for it in job.items} == {"cannot write results"}
+    job = fresh()
+    reject_job(job, "not JSON")
+    assert job.state == JobState.REJECTED and job.message == "not JSON"
