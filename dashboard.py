@@ -20,7 +20,7 @@ import streamlit as st
 from spooler import protocol
 from spooler.config import Layout, layout_for
 from spooler.records import JobStatus
-from spooler.states import FINISHED_STATES, JobState
+from spooler.states import FINISHED_STATES, ItemState, JobState
 from webui import background, export, history, jobs, share, template_check, throttle, upload_guard
 from webui.choices import FALLBACK_BACKENDS, FRONT_ENDS, NARRATION_MODELS
 from webui.i18n import LANGUAGE_NAMES, LANGUAGES, preferred_language, state_name, text
@@ -353,14 +353,22 @@ def history_page(layout: Layout, lang: str) -> None:
     pages = history.page_of(shown, 1)[1]
     page = st.number_input(f"{text(lang, 'page')} (1–{pages})", 1, pages, 1, key="hist-page")
     rows_page, _ = history.page_of(shown, int(page))
-    frame = pd.DataFrame([{
-        text(lang, "thumbnail"): history.thumbnail_uri(r.thumbnail),
-        text(lang, "name"): visible(r.job_name or r.job_id), text(lang, "presenter"): visible(r.presenter),
-        text(lang, "audio"): visible(r.audio), text(lang, "duration"): round(r.duration_s, 1),
-        text(lang, "state"): state_name(lang, r.state), text(lang, "created"): r.created[:19].replace("T", " "),
-    } for r in rows_page])
-    st.dataframe(frame, hide_index=True, use_container_width=True,
-                 column_config={text(lang, "thumbnail"): st.column_config.ImageColumn()})
+    unfinished = any(r.state in (ItemState.QUEUED.value, ItemState.RUNNING.value)
+                     for r in rows_page)
+
+    @st.fragment(run_every=REFRESH_S if unfinished else None)
+    def table() -> None:  # redrawn by itself while items of the page are still being rendered
+        fresh = history.page_of(history.filter_rows(history.history(layout), picked, query), int(page))[0]
+        frame = pd.DataFrame([{
+            text(lang, "thumbnail"): history.thumbnail_uri(r.thumbnail),
+            text(lang, "name"): visible(r.job_name or r.job_id), text(lang, "presenter"): visible(r.presenter),
+            text(lang, "audio"): visible(r.audio), text(lang, "duration"): round(r.duration_s, 1),
+            text(lang, "state"): state_name(lang, r.state), text(lang, "created"): r.created[:19].replace("T", " "),
+        } for r in fresh])
+        st.dataframe(frame, hide_index=True, use_container_width=True,
+                     column_config={text(lang, "thumbnail"): st.column_config.ImageColumn()})
+
+    table()
     playable = [r for r in rows_page if r.output]
     if playable:
         labels = [visible(f"{r.job_name or r.job_id} · {r.presenter}") for r in playable]

@@ -282,3 +282,25 @@ def test_three_wrong_passwords_make_the_page_wait(start_dashboard, browser):
     expect(page.get_by_text(re.compile(r"Too many wrong passwords: wait \d+ s"))).to_be_visible(timeout=15_000)
     expect(page.get_by_text("Presenter video", exact=True)).to_have_count(0)
     _shot(page, "11-password-wait-en")
+
+
+def test_history_updates_by_itself_when_an_item_finishes(root, layout, start_dashboard, page):
+    """The history table of a job still being rendered redraws itself: no navigation, no reload."""
+    from playwright.sync_api import expect
+
+    from spooler.states import end_job, finish_item
+
+    job = protocol.make_job(str(root / "a.wav"), [str(root / "lecture.mp4")], name="auto-refresh")
+    protocol.submit(layout, job)
+    url = start_dashboard()  # no daemon: the job waits until this test finishes it by hand
+    page.goto(url)
+    _go(page, "历史记录")
+    table = page.locator("[data-testid='stDataFrame']")
+    expect(table).to_contain_text("排队中", timeout=30_000)
+    path = protocol.claim(protocol.find_job_file(layout, job.id), layout, "by-hand")
+    status = protocol.read_status(layout, job.id)
+    finish_item(status.items[0], protocol.ItemState.FAILED, "finished by the test")
+    end_job(status)
+    protocol.write_status(layout, status)
+    protocol.finish(path, layout, status.state)
+    expect(table).to_contain_text("失败", timeout=30_000)
