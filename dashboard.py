@@ -20,7 +20,7 @@ import streamlit as st
 from spooler import protocol
 from spooler.config import Layout, layout_for
 from spooler.records import JobStatus
-from spooler.states import FINISHED_STATES, ItemState, JobState
+from spooler.states import FINISHED_STATES, ItemState, JobState, WorkerState
 from webui import background, export, history, jobs, share, template_check, throttle, upload_guard
 from webui.choices import FALLBACK_BACKENDS, FRONT_ENDS, NARRATION_MODELS
 from webui.i18n import LANGUAGE_NAMES, LANGUAGES, preferred_language, state_name, text
@@ -151,7 +151,7 @@ def worker_banner(layout: Layout, lang: str) -> None:
         for w in alive:
             doing = f" · {code(w.info.current_job)}" if w.info.current_job else ""
             st.caption(f"{md(w.info.host)} · {md(w.info.worker_id)} · {md(w.info.device)} · "
-                       f"{state_name(lang, 'running') if w.info.state == 'busy' else md(w.info.state.value)}{doing}")
+                       f"{state_name(lang, 'running') if w.info.state == WorkerState.BUSY else md(w.info.state.value)}{doing}")
 
 
 def submit_page(layout: Layout, lang: str, batch: bool) -> None:
@@ -356,9 +356,12 @@ def history_page(layout: Layout, lang: str) -> None:
     unfinished = any(r.state in (ItemState.QUEUED.value, ItemState.RUNNING.value)
                      for r in rows_page)
 
+    first = [rows_page]  # the first draw shows the rows just read; each redraw reads them again
+
     @st.fragment(run_every=REFRESH_S if unfinished else None)
     def table() -> None:  # redrawn by itself while items of the page are still being rendered
-        fresh = history.page_of(history.filter_rows(history.history(layout), picked, query), int(page))[0]
+        fresh = first.pop() if first else history.page_of(history.filter_rows(history.history(layout), picked,
+                                                                                query), int(page))[0]
         frame = pd.DataFrame([{
             text(lang, "thumbnail"): history.thumbnail_uri(r.thumbnail),
             text(lang, "name"): visible(r.job_name or r.job_id), text(lang, "presenter"): visible(r.presenter),

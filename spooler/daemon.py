@@ -19,8 +19,8 @@ from pathlib import Path
 
 from . import protocol
 from .config import Layout, allowed_roots
-from .names import is_job_id, printable
-from .records import Job, JobState, JobStatus, WorkerInfo, WorkerRef, now_iso
+from .names import is_job_id, one_line, printable
+from .records import ItemStatus, Job, JobState, JobStatus, WorkerInfo, WorkerRef, now_iso
 from .runner import JOB_PATH_OPTIONS, ItemRunner, ItemWriter, Outcome
 from . import states
 from .states import WorkerState
@@ -223,7 +223,7 @@ class Daemon:
                 return True
         for path in protocol.opened_jobs(self.layout):  # a worker died between its last item and the job's end
             job_id = protocol.job_id_of(path)
-            if not protocol.tickets_left(self.layout, job_id) and protocol.conclude_job(self.layout, job_id):
+            if protocol.conclude_job(self.layout, job_id):
                 log.info("job %s finished (its last worker stopped before finishing it)", job_id)
                 return True
         return False
@@ -294,9 +294,8 @@ class Daemon:
             return
         status = protocol.read_status(self.layout, job_id)
         item = status.items[index] if status is not None and index < len(status.items) else None
-        if item is None:
-            item = protocol.initial_status(Job(id=job_id, audio=ticket.audio, videos=[ticket.video])).items[0]
-            item.index = index
+        if item is None:  # its job's status is gone: the ticket alone says what the item is
+            item = ItemStatus(index=index, video=ticket.video, name=Path(ticket.video).name)
         item.video = ticket.video
         ref = WorkerRef(self.worker.worker_id, self.worker.host, self.worker.pid, time.time())
         writer = ItemWriter(self.layout, job_id, item, ref, path)
@@ -335,7 +334,7 @@ class Daemon:
     def _reject(self, path: Path, reason: str, duplicate: bool = False) -> None:
         """Move a file to rejected/ with its reason and write a rejected status under its own id,
         or under a fresh one when its id is not usable or belongs to another job."""
-        reason = printable(" ".join(str(reason).split()))[:2000]
+        reason = one_line(reason)[:2000]
         file_id = protocol.job_id_of(path)
         record_id = file_id
         if duplicate or not is_job_id(file_id):
@@ -357,7 +356,7 @@ class Daemon:
     def _fail(self, path: Path, job: Job, reason: str) -> None:
         """End a claimed job that could not open: status failed with the reason (every item too),
         file into failed/."""
-        reason = printable(" ".join(reason.split()))[:2000]
+        reason = one_line(reason)[:2000]
         log.warning("job %s failed: %s", job.id, reason)
         try:
             status = protocol.read_status(self.layout, job.id) or protocol.initial_status(job)

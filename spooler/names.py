@@ -78,3 +78,9 @@ def printable(text: object) -> str:
     if text.isprintable():  # the common case, quickly: False for every Cc, Cf, Cs, Zl and Zp character
         return text
     return "".join(_visible_char(ch) for ch in text)
+
+
+def one_line(text: object) -> str:
+    """`text` (a reason, an error) as one printable line: runs of whitespace, newlines included,
+    become one space, and any other control character a visible escape."""
+    return printable(" ".join(str(text).split()))

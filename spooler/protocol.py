@@ -41,7 +41,7 @@ from typing import Any, Iterator
 
 from .atomicfile import atomic_write_bytes, atomic_write_json, read_json
 from .config import Layout, how_to_allow
-from .names import MAX_NAME_BYTES, BadJobId, check_job_id, fit_file_name, is_job_id, printable
+from .names import MAX_NAME_BYTES, BadJobId, check_job_id, fit_file_name, is_job_id, one_line, printable
 from .records import (
     JOB_SCHEMA,
     ItemState,
@@ -266,12 +266,9 @@ def existing_job(layout: Layout, job_id: str, besides: Path | None = None) -> st
     A job exists when any spool folder holds its file, its status is past "queued", or its results
     folder holds anything but the inputs a `submit --copy` put there first.
     """
-    valid_id(job_id)
-    for folder in ("new", "active", "done", "failed", "rejected"):
-        d = layout.spool_dir(folder)
-        for p in [d / f"{job_id}.json", *d.glob(f"{glob_escape(job_id)}{OWNER_SEP}*.json")]:
-            if p.exists() and (besides is None or p != besides):
-                return f"its job file is in {folder}/"
+    for p in job_files(layout, job_id):
+        if p != besides:
+            return f"its job file is in {folder_of(p)}/"
     status = read_status(layout, job_id)
     if status is not None and status.state != JobState.QUEUED:
         return f"its status says {status.state.value}"
@@ -403,7 +400,7 @@ def reject(path: Path, layout: Layout, reason: str, as_name: str | None = None) 
         os.rename(path, dest)
     except FileNotFoundError:
         return None
-    line = printable(" ".join(reason.split()))
+    line = one_line(reason)
     atomic_write_bytes(dest.with_name(dest.name + REASON_SUFFIX), (line + "\n").encode("utf-8"))
     log.warning("rejected %s: %s", printable(name), line)
     return dest
@@ -419,15 +416,19 @@ def is_settling(path: Path, settle_s: float = SETTLE_S) -> bool:
 
 def find_job_file(layout: Layout, job_id: str) -> Path | None:
     """The job file of an id, wherever it is in the spool (None if absent); JobNotFound for a bad id."""
+    return next(job_files(layout, job_id), None)
+
+
+def job_files(layout: Layout, job_id: str) -> Iterator[Path]:
+    """Every file of the id in the job folders ('X.json', or 'X@worker.json' in active/), in the
+    order new, active, done, failed, rejected; JobNotFound for a bad id."""
     valid_id(job_id)
     for folder in ("new", "active", "done", "failed", "rejected"):
         d = layout.spool_dir(folder)
         exact = d / f"{job_id}.json"
         if exact.exists():
-            return exact
-        for p in d.glob(f"{glob_escape(job_id)}{OWNER_SEP}*.json"):
-            return p
-    return None
+            yield exact
+        yield from d.glob(f"{glob_escape(job_id)}{OWNER_SEP}*.json")
 
 
 def glob_escape(text: str) -> str:
@@ -635,9 +636,14 @@ def opened_jobs(layout: Layout) -> list[Path]:
 # --- item tickets -------------------------------------------------------------------------
 
 
+def ticket_stem(job_id: str, index: int) -> str:
+    """The name, without '.json', of item `index` (0-based) of a job: 'X~0003'."""
+    return f"{job_id}{TICKET_SEP}{index + 1:04d}"
+
+
 def ticket_name(job_id: str, index: int) -> str:
     """The file name of item `index` (0-based) of a job: 'X~0003.json'."""
-    return f"{job_id}{TICKET_SEP}{index + 1:04d}.json"
+    return f"{ticket_stem(job_id, index)}.json"
 
 
 def ticket_of(path: Path) -> tuple[str, int]:
@@ -654,8 +660,7 @@ def _tickets(layout: Layout, folder: str, job_id: str | None = None) -> list[Pat
 
 def ticket_exists(layout: Layout, job_id: str, index: int) -> bool:
     """Whether item `index` of the job has a ticket anywhere (queued, being worked on or finished)."""
-    name = ticket_name(job_id, index)
-    stem = name[: -len(".json")]
+    name, stem = ticket_name(job_id, index), ticket_stem(job_id, index)
     return ((layout.spool_dir("queue") / name).exists() or (layout.spool_dir("finished") / name).exists()
             or any(layout.spool_dir("working").glob(f"{glob_escape(stem)}{OWNER_SEP}*.json")))
 
@@ -694,8 +699,7 @@ def orphaned_tickets(layout: Layout, stale_after_s: float) -> list[Path]:
 def claim_ticket(path: Path, layout: Layout, worker_id: str) -> Path | None:
     """Claim a queued (or orphaned) ticket for `worker_id` by one rename; None when another won."""
     job_id, index = ticket_of(path)
-    stem = ticket_name(job_id, index)[: -len(".json")]
-    return rename_if_there(path, layout.spool_dir("working") / f"{stem}{OWNER_SEP}{worker_id}.json")
+    return rename_if_there(path, layout.spool_dir("working") / f"{ticket_stem(job_id, index)}{OWNER_SEP}{worker_id}.json")
 
 
 def load_ticket(path: Path) -> ItemTicket:

@@ -17,7 +17,7 @@ from typing import Callable
 from . import protocol
 from .config import Layout
 from .inputs import CheckedInputs, InputChanged
-from .names import MAX_NAME_BYTES, fit_file_name, printable, safe_stem
+from .names import MAX_NAME_BYTES, fit_file_name, one_line, printable, safe_stem
 from .records import ItemState, ItemStatus, ItemTicket, WorkerRef
 from .states import finish_item, requeue_item, start_item
 
@@ -221,7 +221,7 @@ class ItemRunner:
 
     def _fail(self, reason: str) -> Outcome:
         """Mark the item failed with a one-line reason (the job goes on with its other items)."""
-        reason = printable(" ".join(reason.split()))
+        reason = one_line(reason)
         log.warning("job %s item %d (%s) failed: %s", self.ticket.job_id, self.item.index + 1,
                     printable(self.item.name), reason)
         return self._finish(ItemState.FAILED, reason)
