@@ -149,7 +149,8 @@ def worker_banner(layout: Layout, lang: str) -> None:
         return
     with st.expander(text(lang, "workers_live", n=len(alive))):
         for w in alive:
-            doing = f" · {code(w.info.current_job)}" if w.info.current_job else ""
+            item = f" #{w.info.item_number}" if w.info.item_number else ""
+            doing = f" · {code(w.info.current_job)}{item}" if w.info.current_job else ""
             st.caption(f"{md(w.info.host)} · {md(w.info.worker_id)} · {md(w.info.device)} · "
                        f"{state_name(lang, 'running') if w.info.state == WorkerState.BUSY else md(w.info.state.value)}{doing}")
 
@@ -410,13 +411,23 @@ def zip_on_disk(layout: Layout, job_id: str, files: list[tuple[Path, str]]) -> P
     return export.write_zip(files, folder / f"{job_id}.zip")
 
 
+def log_files(layout: Layout) -> list[Path]:
+    """The daemons' log files: the default one first, then any other machine's (`run --log-file`)."""
+    others = sorted(p for p in layout.logs.glob("*.log") if p != layout.log_file and p.is_file())
+    return [layout.log_file, *others]
+
+
 def logs_page(layout: Layout, lang: str) -> None:
-    """The tail of the daemon's log, refreshing by itself; control characters in it shown as escapes."""
-    st.caption(f"{text(lang, 'log_path')} {code(layout.log_file)} ({code(f'tail -F {layout.log_file}')})")
+    """The tail of a daemon log, refreshing by itself; control characters in it shown as escapes."""
+    files = log_files(layout)
+    path = files[0]
+    if len(files) > 1:
+        path = st.selectbox(text(lang, "log_choose"), files, format_func=lambda p: visible(p.name), key="log-file")
+    st.caption(f"{text(lang, 'log_path')} {code(path)} ({code(f'tail -F {path}')})")
 
     @st.fragment(run_every=2.0)
     def live() -> None:
-        st.code(tail(layout.log_file, LOG_LINES) or "(empty)", language=None)
+        st.code(tail(path, LOG_LINES) or "(empty)", language=None)
 
     live()
 

@@ -4,4 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh requirements-dev.txt
 scripts/browser.sh
+scripts/netfs.sh
 exec .venv/bin/python -m pytest "$@"

@@ -43,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", default="1", metavar="N|auto",
                      help="worker processes on this machine (default 1; auto: one per GPU on CUDA, one per "
                           f"{RENDER_CORES} cores on the CPU)")
+    run.add_argument("--log-file", default=None, metavar="PATH",
+                     help="log here instead of <root>/logs/lipspool.log (on a spool shared by several "
+                          "machines, give each machine its own file: appends from two hosts can interleave)")
     run.add_argument("-v", "--verbose", action="store_true")
 
     submit = add("submit", "queue one audio for one or more presenter videos; prints the job id last")
@@ -82,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_run(args: argparse.Namespace, layout: Layout) -> int:
-    setup_logging(layout.log_file, logging.DEBUG if args.verbose else logging.INFO)
+    log_file = Path(args.log_file).expanduser().resolve() if args.log_file else layout.log_file
+    setup_logging(log_file, logging.DEBUG if args.verbose else logging.INFO)
     device = detect_device(args.device)
     plans = plan_workers(args.workers, device, visible_gpus() if device == "cuda" else 0)
     if len(plans) > 1 or args.workers == "auto" and plans[0].env.get("CUDA_VISIBLE_DEVICES"):
@@ -107,6 +111,8 @@ def _worker_argv(args: argparse.Namespace, device: str) -> list[str]:
     argv += ["--root-path", str(resolve_root(args.root_path))]
     for root in args.allow_root:
         argv += ["--allow-root", root]
+    if args.log_file:
+        argv += ["--log-file", str(Path(args.log_file).expanduser().resolve())]
     for flag, on in (("--no-watch", args.no_watch), ("--once", args.once), ("--verbose", args.verbose)):
         if on:
             argv.append(flag)
@@ -196,6 +202,14 @@ def _line(s: JobStatus) -> str:
     return printable(line)
 
 
+def _worker_line(w: protocol.WorkerHealth) -> str:
+    """One live worker: host, id, device, what it is doing and how old its heartbeat is."""
+    item = f" item {w.info.item_number}" if w.info.item_number else ""
+    doing = f"job {w.info.current_job}{item}" if w.info.current_job else "waiting"
+    return printable(f"{w.info.host}  {w.info.worker_id}  {w.info.device}  {w.info.state.value}: {doing}"
+                     f"  (heartbeat {max(0.0, w.age_s):.0f}s ago)")
+
+
 def cmd_status(args: argparse.Namespace, layout: Layout) -> int:
     if not args.job:
         jobs = _all_jobs(layout)
@@ -204,9 +218,7 @@ def cmd_status(args: argparse.Namespace, layout: Layout) -> int:
         else:
             workers = protocol.list_workers(layout, stale_after_s=30.0)
             alive = [w for w in workers if w.alive]
-            print(f"workers alive: {len(alive)}" + "".join(
-                f"\n  {printable(w.info.worker_id)} {printable(w.info.state)} {printable(w.info.current_job)}"
-                for w in alive))
+            print(f"workers alive: {len(alive)}" + "".join(f"\n  {_worker_line(w)}" for w in alive))
             for s in jobs:
                 print(_line(s))
         return 0

@@ -64,6 +64,7 @@ class Daemon:
         self.wake = threading.Event()
         self._writer: ItemWriter | None = None
         self._observer = None
+        self.clock = protocol.SpoolClock(self.layout)  # heartbeat ages on the spool's clock, not this host's
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -154,6 +155,13 @@ class Daemon:
             except OSError as exc:
                 log.warning("heartbeat write failed: %s", exc)
 
+    def _announce(self) -> None:
+        """Write the heartbeat now, so the worker list shows a change of state at once."""
+        try:
+            protocol.write_worker(self.layout, self.worker)
+        except OSError as exc:
+            log.warning("heartbeat write failed: %s", exc)
+
     # --- the main loop --------------------------------------------------------------------
 
     def _loop(self) -> None:
@@ -185,13 +193,13 @@ class Daemon:
         open queued jobs (cheap: their items become tickets), cancel the queued items of cancelled
         jobs, render the oldest queued item, and finish any job whose items are all finished.
         """
-        for path in protocol.orphaned_jobs(self.layout, self.options.stale_after_s):
+        for path in protocol.orphaned_jobs(self.layout, self.options.stale_after_s, self.clock):
             taken = protocol.claim(path, self.layout, self.worker.worker_id)
             if taken is not None:
                 log.info("took back job %s from %s", protocol.job_id_of(path), printable(protocol.owner_of(path)))
                 self._handle(taken, claimed_at=time.time(), fresh=False)
                 return True
-        for path in protocol.orphaned_tickets(self.layout, self.options.stale_after_s):
+        for path in protocol.orphaned_tickets(self.layout, self.options.stale_after_s, self.clock):
             taken = protocol.claim_ticket(path, self.layout, self.worker.worker_id)
             if taken is not None:
                 job_id, index = protocol.ticket_of(path)
@@ -202,10 +210,10 @@ class Daemon:
             if self.stop_event.is_set():
                 return False
             if not path.name.endswith(".json"):
-                if not protocol.is_settling(path):
+                if not protocol.is_settling(path, self.clock):
                     self._reject(path, "not a job file: job files end in .json")
                 continue
-            if protocol.is_settling(path) and _unparsable(path):
+            if protocol.is_settling(path, self.clock) and _unparsable(path):
                 continue  # a hand-copied file still being written: look again at the next scan
             claimed = protocol.claim(path, self.layout, self.worker.worker_id)
             if claimed is None:
@@ -301,7 +309,8 @@ class Daemon:
         writer = ItemWriter(self.layout, job_id, item, ref, path)
         allowed = allowed_roots(self.layout.root, self.options.allow_roots)
         runner = ItemRunner(self.layout, ticket, writer, self.options.device, self.stop_event.is_set, allowed)
-        self.worker.state, self.worker.current_job = WorkerState.BUSY, job_id
+        self.worker.state, self.worker.current_job, self.worker.item_number = WorkerState.BUSY, job_id, index + 1
+        self._announce()
         self._writer = writer
         try:
             outcome = runner.run()
@@ -311,7 +320,8 @@ class Daemon:
                 writer.write()
         finally:
             self._writer = None
-            self.worker.state, self.worker.current_job = WorkerState.IDLE, ""
+            self.worker.state, self.worker.current_job, self.worker.item_number = WorkerState.IDLE, "", 0
+            self._announce()
         if outcome is Outcome.REQUEUE:
             protocol.requeue_ticket(path, self.layout)
         elif outcome is Outcome.FINISHED and protocol.finish_ticket(path, self.layout) is not None:

@@ -23,7 +23,9 @@ that won. Job files and tickets are never modified after delivery. Status files 
 whole (temporary file, fsync, rename): status/X.json by whoever opens or finishes the job, and
 status/X.items/NNNN.json by the one worker that owns item NNNN; `read_status` assembles the two,
 so two workers finishing items of one job at once never lose each other's update. Worker
-heartbeats (workers/W.json) are rewritten the same way.
+heartbeats (workers/W.json) are rewritten the same way; a heartbeat's age is its file's mtime on
+the spool's own clock (`SpoolClock`), so workers on hosts whose clocks differ judge each other
+fairly over a network file system.
 """
 from __future__ import annotations
 
@@ -34,14 +36,15 @@ import os
 import re
 import shutil
 import socket
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from .atomicfile import atomic_write_bytes, atomic_write_json, read_json
 from .config import Layout, how_to_allow
-from .names import MAX_NAME_BYTES, BadJobId, check_job_id, fit_file_name, is_job_id, one_line, printable
+from .names import MAX_NAME_BYTES, BadJobId, check_job_id, fit_file_name, is_job_id, one_line, printable, safe_stem
 from .records import (
     JOB_SCHEMA,
     ItemState,
@@ -406,10 +409,10 @@ def reject(path: Path, layout: Layout, reason: str, as_name: str | None = None) 
     return dest
 
 
-def is_settling(path: Path, settle_s: float = SETTLE_S) -> bool:
+def is_settling(path: Path, clock: SpoolClock, settle_s: float = SETTLE_S) -> bool:
     """True while a file is younger than settle_s (a hand-copied file may still be growing)."""
     try:
-        return time.time() - path.stat().st_mtime < settle_s
+        return clock.age(path) < settle_s
     except FileNotFoundError:
         return False
 
@@ -560,24 +563,75 @@ def iter_statuses(layout: Layout) -> Iterator[JobStatus]:
 # --- workers ------------------------------------------------------------------------------
 
 
+class SpoolClock:
+    """The spool file system's clock: ages of spool files are measured against it, never against
+    this host's clock.
+
+    On a network file system a file's times come from the file server, whose clock may be minutes
+    away from this host's (or from another worker's). So a worker's heartbeat is judged by how old
+    its file is on the spool's own clock, read off the mtime of a probe file created in workers/;
+    the offset between that clock and this host's is read again every `refresh_s` seconds. No two
+    hosts' clocks are ever compared. Thread-safe (the daemon's heartbeat thread shares it).
+    """
+
+    def __init__(self, layout: Layout, refresh_s: float = 10.0, host_clock: Callable[[], float] = time.time) -> None:
+        host = fit_file_name(safe_stem(socket.gethostname()), max_bytes=100)
+        self._probe = layout.spool_dir("workers") / f".clock-{host}-{os.getpid()}"
+        self._refresh_s = refresh_s
+        self._host_clock = host_clock
+        self._offset = 0.0
+        self._read_at: float | None = None  # time.monotonic() of the last probe
+        self._lock = threading.Lock()
+
+    def now(self) -> float:
+        """Seconds since the epoch on the spool's clock."""
+        with self._lock:
+            if self._read_at is None or time.monotonic() - self._read_at >= self._refresh_s:
+                self._offset = self._measure_offset()
+                self._read_at = time.monotonic()
+            return self._host_clock() + self._offset
+
+    def age(self, path: Path) -> float:
+        """How many seconds ago `path` was last written, on the spool's clock (FileNotFoundError if gone)."""
+        return self.now() - path.stat().st_mtime
+
+    def _measure_offset(self) -> float:
+        before = self._host_clock()
+        try:
+            with open(self._probe, "wb") as fh:  # creating (or truncating) a file stamps it with the server's clock
+                fh.write(b"t")
+            stamped = self._probe.stat().st_mtime
+            self._probe.unlink()
+        except OSError as exc:
+            log.warning("cannot read the spool's clock through %s (%s); using this host's clock", self._probe, exc)
+            return 0.0
+        after = self._host_clock()
+        return stamped - (before + after) / 2
+
+
 @dataclass
 class WorkerHealth:
-    """What the spool knows of a worker: its heartbeat record and whether it is alive."""
+    """What the spool knows of a worker: its heartbeat record, how old its file is, whether it is alive."""
 
     info: WorkerInfo
     alive: bool
+    age_s: float = 0.0
 
 
 def write_worker(layout: Layout, info: WorkerInfo) -> None:
-    """Write a daemon's heartbeat file."""
+    """Write a daemon's heartbeat file (its mtime, on the spool's clock, is the heartbeat)."""
     info.heartbeat = time.time()
-    atomic_write_json(layout.spool_dir("workers") / f"{info.worker_id}.json", info.to_dict())
+    atomic_write_json(_worker_file(layout, info.worker_id), info.to_dict())
+
+
+def _worker_file(layout: Layout, worker_id: str) -> Path:
+    return layout.spool_dir("workers") / f"{worker_id}.json"
 
 
 def remove_worker(layout: Layout, worker_id: str) -> None:
     """Remove a daemon's heartbeat file (on clean exit)."""
     try:
-        (layout.spool_dir("workers") / f"{worker_id}.json").unlink()
+        _worker_file(layout, worker_id).unlink()
     except FileNotFoundError:
         pass
 
@@ -585,7 +639,7 @@ def remove_worker(layout: Layout, worker_id: str) -> None:
 def read_worker(layout: Layout, worker_id: str) -> WorkerInfo | None:
     """A worker's heartbeat record, or None."""
     try:
-        return WorkerInfo.from_dict(read_json(layout.spool_dir("workers") / f"{worker_id}.json"))
+        return WorkerInfo.from_dict(read_json(_worker_file(layout, worker_id)))
     except (FileNotFoundError, ValueError, TypeError):
         return None
 
@@ -603,29 +657,47 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def worker_alive(info: WorkerInfo | None, stale_after_s: float) -> bool:
-    """A worker is alive while its heartbeat is fresh and, on this host, its process exists."""
+def worker_alive(info: WorkerInfo | None, age_s: float, stale_after_s: float) -> bool:
+    """A worker is alive while its heartbeat file is younger than stale_after_s on the spool's clock
+    and, on this host, its process exists; a worker that said it stopped is not."""
     if info is None or info.state == WorkerState.STOPPED:
         return False
     if info.host == socket.gethostname() and not pid_alive(info.pid):
         return False
-    return time.time() - info.heartbeat < stale_after_s
+    return age_s < stale_after_s
 
 
-def list_workers(layout: Layout, stale_after_s: float) -> list[WorkerHealth]:
+def worker_health(layout: Layout, worker_id: str, stale_after_s: float, clock: SpoolClock) -> WorkerHealth | None:
+    """A worker's heartbeat record with its age and liveness; None when it left no readable file."""
+    path = _worker_file(layout, worker_id)
+    try:
+        age = clock.age(path)  # before reading: a file rewritten meanwhile only looks older
+    except FileNotFoundError:
+        return None
+    info = read_worker(layout, worker_id)
+    if info is None:
+        return None
+    return WorkerHealth(info, worker_alive(info, age, stale_after_s), age)
+
+
+def _is_dead(layout: Layout, worker_id: str, stale_after_s: float, clock: SpoolClock) -> bool:
+    health = worker_health(layout, worker_id, stale_after_s, clock)
+    return health is None or not health.alive
+
+
+def list_workers(layout: Layout, stale_after_s: float, clock: SpoolClock | None = None) -> list[WorkerHealth]:
     """Every worker that left a heartbeat file, with whether it is alive now."""
-    out = []
-    for path in sorted(layout.spool_dir("workers").glob("*.json")):
-        info = read_worker(layout, path.stem)
-        if info is not None:
-            out.append(WorkerHealth(info, worker_alive(info, stale_after_s)))
-    return out
+    clock = clock or SpoolClock(layout)
+    found = (worker_health(layout, p.stem, stale_after_s, clock)
+             for p in sorted(layout.spool_dir("workers").glob("*.json")))
+    return [w for w in found if w is not None]
 
 
-def orphaned_jobs(layout: Layout, stale_after_s: float) -> list[Path]:
+def orphaned_jobs(layout: Layout, stale_after_s: float, clock: SpoolClock | None = None) -> list[Path]:
     """Job files claimed for opening whose owner is dead (stale heartbeat, or its process is gone)."""
+    clock = clock or SpoolClock(layout)
     return [p for p in active_files(layout)
-            if owner_of(p) and not worker_alive(read_worker(layout, owner_of(p)), stale_after_s)]
+            if owner_of(p) and _is_dead(layout, owner_of(p), stale_after_s, clock)]
 
 
 def opened_jobs(layout: Layout) -> list[Path]:
@@ -690,10 +762,10 @@ def queued_tickets(layout: Layout) -> list[Path]:
     return [p for _, _, p in sorted(entries)]
 
 
-def orphaned_tickets(layout: Layout, stale_after_s: float) -> list[Path]:
+def orphaned_tickets(layout: Layout, stale_after_s: float, clock: SpoolClock | None = None) -> list[Path]:
     """Claimed tickets whose worker is dead."""
-    return [p for p in _tickets(layout, "working")
-            if not worker_alive(read_worker(layout, owner_of(p)), stale_after_s)]
+    clock = clock or SpoolClock(layout)
+    return [p for p in _tickets(layout, "working") if _is_dead(layout, owner_of(p), stale_after_s, clock)]
 
 
 def claim_ticket(path: Path, layout: Layout, worker_id: str) -> Path | None:

@@ -200,6 +200,7 @@ class WorkerInfo:
     heartbeat: float = field(default_factory=time.time)
     state: WorkerState = WorkerState.IDLE
     current_job: str = ""
+    item_number: int = 0  # 1-based item of current_job being rendered; 0 when none
     version: str = ""
     backends: list[str] = field(default_factory=list)  # the lip-sync backends usable on its machine
     checkpoints: list[str] = field(default_factory=list)  # model files in <root>/models it can load

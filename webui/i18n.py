@@ -25,7 +25,7 @@ TEXT: dict[str, dict[str, str]] = {
         "thumbnail": "缩略图", "filter_state": "按状态筛选", "filter_text": "搜索",
         "page": "页", "play": "播放", "download": "下载", "zip": "打包 ZIP", "zip_ready": "下载",
         "delete": "删除任务", "confirm_delete": "确认删除该任务及其所有文件", "deleted": "已删除 {job}。",
-        "select_job": "选择任务", "no_results": "没有符合条件的记录。", "log_path": "日志文件：",
+        "select_job": "选择任务", "no_results": "没有符合条件的记录。", "log_path": "日志文件：", "log_choose": "哪台机器的日志",
         "password": "密码", "wrong_password": "密码错误。", "login": "登录",
         "login_wait": "密码错误次数过多，请等待 {s} 秒后再试（等待期间的尝试不会被检查）。",
         "result": "结果", "all": "全部", "pick_items": "要打包的结果",
@@ -70,7 +70,7 @@ TEXT: dict[str, dict[str, str]] = {
         "created": "Created", "thumbnail": "Thumbnail", "filter_state": "Filter by state", "filter_text": "Search",
         "page": "Page", "play": "Play", "download": "Download", "zip": "Pack as ZIP", "zip_ready": "Download",
         "delete": "Delete job", "confirm_delete": "Yes, delete this job and all its files", "deleted": "Deleted {job}.",
-        "select_job": "Job", "no_results": "Nothing matches.", "log_path": "Log file:",
+        "select_job": "Job", "no_results": "Nothing matches.", "log_path": "Log file:", "log_choose": "Log of",
         "password": "Password", "wrong_password": "Wrong password.", "login": "Log in",
         "login_wait": "Too many wrong passwords: wait {s} s before trying again (tries before then are not "
                       "checked).",

@@ -5,6 +5,7 @@ import json
 import os
 import re
 import signal
+import socket
 import time
 from pathlib import Path
 
@@ -245,6 +246,14 @@ def test_cli_submit_status_list_and_copy(root, layout, media, daemons, tmp_path)
     listing = run_cli(root, "list")
     assert job_id in listing.stdout and "lecture" in listing.stdout
     assert run_cli(root, "status", "no-such-job").returncode == 1
+    idle = rf"^  {re.escape(socket.gethostname())}  \S+  cpu  idle: waiting  \(heartbeat \d+s ago\)$"
+
+    def idle_summary() -> str | None:
+        out = run_cli(root, "status").stdout
+        return out if re.search(idle, out, re.M) else None
+
+    summary = wait_for(idle_summary, timeout=10, what="the worker line (host, id, device, state) in `status`")
+    assert "workers alive: 1" in summary
 
 
 def test_a_frozen_owner_loses_its_item_to_another_daemon_and_lets_go(root, layout, media, daemons) -> None:

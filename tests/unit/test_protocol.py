@@ -216,10 +216,55 @@ def test_a_live_worker_keeps_its_jobs_and_a_stale_one_loses_them(layout: Layout)
     info = WorkerInfo(worker_id="me")  # this process: alive
     protocol.write_worker(layout, info)
     assert protocol.orphaned_jobs(layout, stale_after_s=30) == []
-    data = json.loads((layout.spool_dir("workers") / "me.json").read_text())
-    data["heartbeat"] = time.time() - 60
-    (layout.spool_dir("workers") / "me.json").write_text(json.dumps(data))
+    beat = layout.spool_dir("workers") / "me.json"
+    os.utime(beat, (time.time() - 60, time.time() - 60))  # its heartbeat file was last written a minute ago
     assert protocol.orphaned_jobs(layout, stale_after_s=30) == [path]
+
+
+def _other_host_worker(layout: Layout, worker_id: str, written_s_ago: float, its_clock_off_s: float) -> None:
+    """A heartbeat file of a worker on another host whose clock is `its_clock_off_s` off ours."""
+    info = WorkerInfo(worker_id=worker_id, host="another-host.example", pid=1)
+    protocol.write_worker(layout, info)
+    data = info.to_dict()
+    data["heartbeat"] = time.time() - written_s_ago + its_clock_off_s
+    beat = layout.spool_dir("workers") / f"{worker_id}.json"
+    beat.write_text(json.dumps(data))
+    os.utime(beat, (time.time() - written_s_ago, time.time() - written_s_ago))
+
+
+def test_heartbeats_are_judged_by_file_age_not_by_the_writers_clock(layout: Layout) -> None:
+    """A worker whose host clock is an hour behind but whose file is fresh is alive; one whose clock
+    is an hour ahead but whose file is a minute old is dead."""
+    audio, videos = _inputs(layout)
+    slow = protocol.claim(protocol.submit(layout, protocol.make_job(audio, videos)), layout, "slow-clock")
+    fast = protocol.claim(protocol.submit(layout, protocol.make_job(audio, videos)), layout, "fast-clock")
+    _other_host_worker(layout, "slow-clock", written_s_ago=0.5, its_clock_off_s=-3600)
+    _other_host_worker(layout, "fast-clock", written_s_ago=60, its_clock_off_s=+3600)
+    assert protocol.orphaned_jobs(layout, stale_after_s=30) == [fast]
+    health = {w.info.worker_id: w for w in protocol.list_workers(layout, stale_after_s=30)}
+    assert health["slow-clock"].alive and not health["fast-clock"].alive
+    assert 55 < health["fast-clock"].age_s < 70
+    assert slow.exists()
+
+
+def test_the_spool_clock_is_the_file_systems_not_this_hosts(layout: Layout) -> None:
+    """With this host's clock an hour fast, the spool clock still reads the file system's time, so a
+    heartbeat written a second ago is a second old, not an hour in the future."""
+    fast_host = protocol.SpoolClock(layout, host_clock=lambda: time.time() + 3600)
+    assert abs(fast_host.now() - time.time()) < 2
+    protocol.write_worker(layout, WorkerInfo(worker_id="other", host="another-host.example", pid=1))
+    beat = layout.spool_dir("workers") / "other.json"
+    assert -2 < fast_host.age(beat) < 2
+    assert [w.alive for w in protocol.list_workers(layout, stale_after_s=5, clock=fast_host)] == [True]
+    os.utime(beat, (time.time() - 10, time.time() - 10))
+    assert [w.alive for w in protocol.list_workers(layout, stale_after_s=5, clock=fast_host)] == [False]
+    assert not [p for p in layout.spool_dir("workers").iterdir() if p.name.startswith(".clock")], "probe removed"
+
+
+def test_an_unwritable_spool_falls_back_to_this_hosts_clock(layout: Layout, tmp_path: Path) -> None:
+    clock = protocol.SpoolClock(layout)
+    clock._probe = tmp_path / "no-such-folder" / "probe"  # creating it fails like a read-only mount would
+    assert abs(clock.now() - time.time()) < 1
 
 
 def test_worker_on_this_host_with_a_dead_pid_is_dead_at_once(layout: Layout) -> None:
@@ -228,7 +273,7 @@ def test_worker_on_this_host_with_a_dead_pid_is_dead_at_once(layout: Layout) -> 
     proc.join()
     info = WorkerInfo(worker_id="gone", pid=proc.pid)
     protocol.write_worker(layout, info)
-    assert not protocol.worker_alive(protocol.read_worker(layout, "gone"), stale_after_s=3600)
+    assert not protocol.worker_alive(protocol.read_worker(layout, "gone"), age_s=0.0, stale_after_s=3600)
 
 
 def test_reject_moves_the_file_and_writes_the_reason(layout: Layout) -> None:

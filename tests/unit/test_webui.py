@@ -225,6 +225,22 @@ def test_logs_page_shows_the_tail(layout) -> None:
     at.sidebar.radio(key="page").set_value("page_logs").run()
     shown = at.code[0].value.splitlines()
     assert shown[0] == "line 300" and shown[-1] == "line 499"
+    assert not at.selectbox, "one log file: nothing to choose"
+
+
+def test_logs_page_offers_each_machines_log(layout) -> None:
+    """Daemons on other machines of a shared spool log to files of their own (`run --log-file`)."""
+    layout.log_file.write_text("here\n", encoding="utf-8")
+    (layout.logs / "lipspool-gpu2.log").write_text("from gpu2\n", encoding="utf-8")
+    (layout.logs / "lipspool.log.1").write_text("rotated\n", encoding="utf-8")
+    at = _app()
+    at.sidebar.radio(key="page").set_value("page_logs").run()
+    choice = at.selectbox(key="log-file")
+    assert [Path(o).name for o in choice.options] == ["lipspool.log", "lipspool-gpu2.log"]
+    assert at.code[0].value.strip() == "here"
+    choice.set_value(layout.logs / "lipspool-gpu2.log").run()
+    assert not at.exception, at.exception
+    assert at.code[0].value.strip() == "from gpu2"
 
 
 def test_share_links_serve_small_files_from_static_and_refuse_big_ones(tmp_path, monkeypatch) -> None:
