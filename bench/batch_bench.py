@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import signal
 import statistics
@@ -97,7 +98,9 @@ def main() -> int:
                 print(json.dumps({"workers": w, "repeat": r, **runs[w][-1]}), file=sys.stderr, flush=True)
     base = statistics.median(x["wall_s"] for x in runs[args.workers[0]])
     report = {"presenters": args.presenters, "narration_s": args.seconds, "repeats": args.repeats,
-              "cores": len(os.sched_getaffinity(0)), "results": []}
+              "cores": len(os.sched_getaffinity(0)),
+              "peak_worker_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024),
+              "results": []}
     for w, xs in runs.items():
         wall = statistics.median(x["wall_s"] for x in xs)
         plans = plan_workers(w, "cpu")

@@ -17,7 +17,7 @@ from .daemon import Daemon, DaemonOptions, detect_device
 from .logs import setup_logging
 from .names import BadJobId, check_job_id, fit_file_name, printable
 from .records import JobState, JobStatus, new_job_id
-from .workers import RENDER_CORES, WorkersError, apply_thread_limits, plan_workers, supervise, visible_gpus
+from .workers import WorkersError, apply_thread_limits, plan_workers, supervise, visible_gpus
 
 EPILOG = "The root folder is --root-path, else $LIPSPOOL_ROOT, else the repository folder."
 
@@ -41,8 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--allow-root", action="append", default=[], metavar="DIR", help="also accept inputs under DIR")
     run.add_argument("--once", action="store_true", help="exit when no job is left")
     run.add_argument("--workers", default="1", metavar="N|auto",
-                     help="worker processes on this machine (default 1; auto: one per GPU on CUDA, one per "
-                          f"{RENDER_CORES} cores on the CPU)")
+                     help="worker processes on this machine (default 1; auto: one per GPU on CUDA, one "
+                          "single-threaded worker per core on the CPU, as memory allows)")
     run.add_argument("--log-file", default=None, metavar="PATH",
                      help="log here instead of <root>/logs/lipspool.log (on a spool shared by several "
                           "machines, give each machine its own file: appends from two hosts can interleave)")

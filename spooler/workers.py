@@ -4,8 +4,10 @@ Each worker is its own `python -m spooler run` process (its own worker id, heart
 started and watched by this supervisor, which passes SIGTERM/SIGINT on (each worker puts its
 item back in the queue) and starts again a worker that died. `auto` means one worker per visible
 GPU on CUDA, each pinned to its card with CUDA_VISIBLE_DEVICES (never two renders on one GPU);
-on the CPU, one worker per RENDER_CORES cores. Every worker's thread pools (OpenMP, BLAS,
-OpenCV, x264) are sized to its share of the cores, so N workers do not oversubscribe them.
+on the CPU, one single-threaded worker per core, as far as memory allows (bench/batch_bench.py:
+on 2 cores, two 1-thread workers gave 1.41x the throughput of one 2-thread worker, which keeps
+only 1.6 cores busy). Every worker's thread pools (OpenMP, BLAS, OpenCV, x264) are sized to its
+share of the cores, so N workers do not oversubscribe them.
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from dataclasses import dataclass, field
 
 log = logging.getLogger(__name__)
 
-RENDER_CORES = 2  # cores one default render keeps busy (user/wall time 1.0-1.6: decode, composite, encode)
+WORKER_MEMORY_BYTES = 3 * 2**30 // 2  # memory kept free per CPU worker under `auto` (a render's peak, with room)
 THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
               "LIPSPOOL_RENDER_THREADS")
 RESTART_DELAY_S = 2.0
@@ -44,11 +46,28 @@ def cpu_count() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def plan_workers(requested: str, device: str, gpus: int = 0, cores: int | None = None) -> list[WorkerPlan]:
+def available_memory() -> int | None:
+    """Bytes of memory available to new processes (Linux's MemAvailable), or None where unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def plan_workers(requested: str, device: str, gpus: int = 0, cores: int | None = None,
+                 memory: int | None = None) -> list[WorkerPlan]:
     """The workers to start for `--workers requested` on `device` ('cpu' or 'cuda', with `gpus` cards)."""
     cores = cores or cpu_count()
     if requested == "auto":
-        count = max(1, gpus) if device == "cuda" else max(1, cores // RENDER_CORES)
+        if device == "cuda":
+            count = max(1, gpus)
+        else:
+            memory = memory if memory is not None else available_memory()
+            count = cores if memory is None else max(1, min(cores, memory // WORKER_MEMORY_BYTES))
     else:
         try:
             count = int(requested)

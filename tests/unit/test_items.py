@@ -118,16 +118,21 @@ def test_an_item_cannot_be_finished_into_a_state_that_is_not_final() -> None:
         finish_item(item, ItemState.RUNNING)
 
 
-@pytest.mark.parametrize(("requested", "device", "gpus", "cores", "count", "threads", "pinned"), [
-    ("1", "cpu", 0, 16, 1, "16", None),
-    ("2", "cpu", 0, 2, 2, "1", None),
-    ("auto", "cpu", 0, 2, 1, "2", None),
-    ("auto", "cpu", 0, 16, 8, "2", None),
-    ("auto", "cuda", 4, 16, 4, "4", ["0", "1", "2", "3"]),
+GiB = 2**30
+
+
+@pytest.mark.parametrize(("requested", "device", "gpus", "cores", "memory", "count", "threads", "pinned"), [
+    ("1", "cpu", 0, 16, 64 * GiB, 1, "16", None),
+    ("2", "cpu", 0, 2, 64 * GiB, 2, "1", None),
+    ("auto", "cpu", 0, 2, 20 * GiB, 2, "1", None),
+    ("auto", "cpu", 0, 16, 64 * GiB, 16, "1", None),
+    ("auto", "cpu", 0, 16, 6 * GiB, 4, "4", None),  # memory for 4 renders: 4 workers of 4 threads
+    ("auto", "cpu", 0, 4, GiB, 1, "4", None),
+    ("auto", "cuda", 4, 16, 64 * GiB, 4, "4", ["0", "1", "2", "3"]),
 ])
-def test_workers_are_sized_to_the_cores_and_pinned_one_per_gpu(requested, device, gpus, cores, count, threads,
-                                                               pinned) -> None:
-    plans = plan_workers(requested, device, gpus, cores)
+def test_workers_are_sized_to_the_cores_and_memory_and_pinned_one_per_gpu(requested, device, gpus, cores, memory,
+                                                                          count, threads, pinned) -> None:
+    plans = plan_workers(requested, device, gpus, cores, memory)
     assert len(plans) == count and all(p.env["OMP_NUM_THREADS"] == threads for p in plans)
     assert [p.env.get("CUDA_VISIBLE_DEVICES") for p in plans] == (pinned or [None] * count)
 
@@ -135,7 +140,7 @@ def test_workers_are_sized_to_the_cores_and_pinned_one_per_gpu(requested, device
 @pytest.mark.parametrize("bad", ["0", "-1", "many", "1000"])
 def test_bad_worker_counts_are_refused(bad: str) -> None:
     with pytest.raises(WorkersError, match="--workers"):
-        plan_workers(bad, "cpu", 0, 4)
+        plan_workers(bad, "cpu", 0, 4, 64 * GiB)
 
 
 def test_job_transitions_set_state_message_and_items_together() -> None:
