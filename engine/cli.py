@@ -89,7 +89,13 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("backends", help="list backends and whether they are usable here")
     b = sub.add_parser("bench", help="time a backend against the ffmpeg-only floor at several sizes")
     b.add_argument("--backend", default="none", help="backend to time (see `backends`)")
-    b.add_argument("--sizes", default="480,720,1080", type=_sizes, help="short sides, e.g. 480,720,1080")
+    b.add_argument("--sizes", default="480,720,1080", type=_sizes,
+                   help="short sides of the clips scaled whole, e.g. 480,720,1080 (none: skip them)")
+    b.add_argument("--closeup-sizes", default="720,1080", type=_sizes,
+                   help="short sides of the close-ups (face at least half the frame's height, landscape and "
+                        "portrait), e.g. 720,1080 (none: skip them)")
+    b.add_argument("--closeup-video", default=None, help="talking clip to cut the close-ups from "
+                   "(default: the shared landscape clip)")
     b.add_argument("--runs", type=int, default=3, help="runs per measurement; the median is reported")
     b.add_argument("--seconds", type=float, default=20.0, help="seconds of speech per render")
     b.add_argument("--video", action="append", default=None,
@@ -120,10 +126,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _sizes(text: str) -> tuple[int, ...]:
+    if text.strip().lower() == "none":
+        return ()
     try:
         sizes = tuple(int(s.strip().rstrip("p")) for s in text.split(",") if s.strip())
     except ValueError:
-        raise argparse.ArgumentTypeError(f"sizes must be numbers like 480,720,1080, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"sizes must be numbers like 480,720,1080 (or none), got {text!r}") from None
     if not sizes or any(not 16 <= s <= 4320 for s in sizes):
         raise argparse.ArgumentTypeError(f"sizes must be between 16 and 4320, got {text!r}")
     return sizes
@@ -186,6 +194,8 @@ def _bench(args: argparse.Namespace) -> int:
     result = run_bench(args.backend, args.sizes, args.runs, args.seconds,
                        [Path(v) for v in args.video] if args.video else None,
                        Path(args.audio) if args.audio else None, args.clip_seconds, args.crf, args.preset,
+                       closeup_sizes=args.closeup_sizes,
+                       closeup_video=Path(args.closeup_video) if args.closeup_video else None,
                        say=lambda line: print(line, file=sys.stderr, flush=True))
     print(json.dumps(result, indent=2) if args.json else markdown(result), end="" if not args.json else "\n")
     return 0

@@ -19,7 +19,7 @@ from ..errors import EngineError
 from ..media_probe import audio_duration
 from ..options import RenderOptions
 from .runner import run_in_child
-from .inputs import SPEECH, BenchInput, default_videos, prepare, trim_speech
+from .inputs import LANDSCAPE_CLIP, SPEECH, BenchInput, default_videos, prepare, prepare_closeups, trim_speech
 from .report import machine_info, markdown
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ def _bench_input(item: BenchInput, speech: tuple[Path, Path], work: Path, opts: 
                 f"peak RSS {got['peak_rss'] / 2**20:.0f} MiB")
         (work / "out.mp4").unlink(missing_ok=True)
     out_seconds = n_frames / item.fps
-    return {"label": item.label, "width": item.width, "height": item.height, "fps": item.fps,
+    return {"label": item.label, "width": item.width, "height": item.height, "fps": item.fps, "face_share": item.face_share,
             "input_seconds": item.seconds, "frames": n_frames, "output_seconds": out_seconds,
             **{name: _median(got, out_seconds) for name, got in samples.items()}}
 
@@ -67,17 +67,24 @@ def _bench_input(item: BenchInput, speech: tuple[Path, Path], work: Path, opts: 
 def run_bench(backend: str = "none", sizes: tuple[int, ...] = (480, 720, 1080), runs: int = 3,
               seconds: float = 20.0, videos: list[Path] | None = None, audio: Path | None = None,
               clip_seconds: float = 12.0, crf: int | None = None, preset: str | None = None,
+              closeup_sizes: tuple[int, ...] = (), closeup_video: Path | None = None,
               say: Callable[[str], None] = log.info) -> dict[str, Any]:
-    """Prepare inputs, measure floor/render/repeat for each, and return everything as a dict."""
+    """Prepare inputs (clips scaled whole at `sizes`, close-ups cut from `closeup_video` at
+    `closeup_sizes`), measure floor/render/repeat for each, and return everything as a dict."""
     given = {"crf": crf, "preset": preset}
     opts = RenderOptions.from_dict({"backend": backend, **{k: v for k, v in given.items() if v is not None}})
     from ..backends import get_backend
 
     get_backend(backend)  # fail early, with the usual message, if it is not usable here
-    videos = videos or default_videos()
+    videos = (videos or default_videos()) if sizes else []
+    closeup_video = (closeup_video or LANDSCAPE_CLIP) if closeup_sizes else None
     audio = audio or SPEECH
-    if not videos:
+    if sizes and not videos:
         raise EngineError("no benchmark video: pass --video (the shared media folder is not present)")
+    if closeup_video is not None and not closeup_video.exists():
+        raise EngineError(f"cannot read close-up video '{closeup_video.name}': file not found (pass --closeup-video)")
+    if not sizes and not closeup_sizes:
+        raise EngineError("nothing to measure: give --sizes or --closeup-sizes")
     if not audio.exists():
         raise EngineError(f"cannot read audio '{audio.name}': file not found (pass --audio)")
     with tempfile.TemporaryDirectory(prefix="lipspool-bench-") as tmp:
@@ -86,8 +93,11 @@ def run_bench(backend: str = "none", sizes: tuple[int, ...] = (480, 720, 1080), 
                   trim_speech(audio, work / "speech_b.wav", seconds, seconds))
         say(f"preparing inputs in {work}")
         inputs = prepare(videos, list(sizes), work, clip_seconds)
+        if closeup_video is not None:
+            inputs += prepare_closeups(closeup_video, list(closeup_sizes), work, clip_seconds)
         rows = [_bench_input(item, speech, work, opts, runs, say) for item in inputs]
     return {"machine": machine_info(backend),
             "settings": {"crf": opts.crf, "preset": opts.preset, "seconds": seconds, "runs": runs,
-                         "clip_seconds": clip_seconds, "videos": [str(v) for v in videos], "audio": str(audio)},
+                         "clip_seconds": clip_seconds, "videos": [str(v) for v in videos], "audio": str(audio),
+                         "closeup_video": str(closeup_video) if closeup_video else None},
             "rows": rows}

@@ -54,7 +54,7 @@ def machine_info(backend: str) -> dict[str, Any]:
     }
 
 
-COLUMNS = ("input", "size", "frames", "floor s", "render s", "repeat s", "RTF floor", "RTF render",
+COLUMNS = ("input", "size", "face / height", "frames", "floor s", "render s", "repeat s", "RTF floor", "RTF render",
            "RTF repeat", "render/floor", "repeat/floor", "repeat/render", "CPU s floor/render/repeat",
            "peak RSS floor/render/repeat MiB")
 
@@ -66,7 +66,8 @@ def _mib(n: float) -> str:
 def table_row(row: dict[str, Any]) -> list[str]:
     """One row's cells, in COLUMNS order."""
     f, r, p = row["floor"], row["render"], row["repeat"]
-    return [row["label"], f"{row['width']}x{row['height']}", str(row["frames"]),
+    share = row.get("face_share") or 0.0
+    return [row["label"], f"{row['width']}x{row['height']}", f"{share:.2f}" if share else "-", str(row["frames"]),
             f"{f['seconds']:.2f}", f"{r['seconds']:.2f}", f"{p['seconds']:.2f}",
             f"{f['rtf']:.3f}", f"{r['rtf']:.3f}", f"{p['rtf']:.3f}",
             f"{r['seconds'] / f['seconds']:.2f}", f"{p['seconds'] / f['seconds']:.2f}",

@@ -9,8 +9,9 @@ import pytest
 
 from engine.bench import markdown, run_bench
 from engine.bench.floor import ffmpeg_floor
-from engine.bench.inputs import scale_clip, scaled_size, trim_speech
+from engine.bench.inputs import closeup_crop, prepare_closeups, scale_clip, scaled_size, trim_speech
 from engine.cli import main
+from engine.errors import EngineError
 from engine.media_probe import audio_duration, probe
 from engine.testmedia import make_test_audio, make_test_video
 
@@ -53,7 +54,7 @@ def test_run_bench_end_to_end(media):
         assert row[name]["seconds"] > 0 and row[name]["peak_rss"] > 10 * 2**20
     assert result["machine"]["backend"] == "none" and result["machine"]["threads"]["cpu_count"]
     text = markdown(result)
-    assert "| landscape 32p | 48x32 | 13 |" in text
+    assert "| landscape 32p | 48x32 | - | 13 |" in text
     json.dumps(result)
 
 
@@ -63,3 +64,35 @@ def test_bench_cli_arguments(capsys):
     assert exc.value.code == 2
     assert main(["bench", "--backend", "nope", "--runs", "1"]) == 1
     assert "unknown backend 'nope'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("portrait", "expect"), [(False, (402, 68, 1540, 708)), (True, (790, 68, 1150, 708))])
+def test_closeup_crop_puts_the_face_at_half_the_height(portrait, expect):
+    box = (809.0, 228.0, 1133.0, 548.0)  # a 320 px face in a 1920x1080 frame
+    x0, y0, x1, y1 = crop = closeup_crop(1920, 1080, box, portrait)
+    assert crop == expect and (x1 - x0) % 2 == 0 and (y1 - y0) % 2 == 0
+    assert (box[3] - box[1]) / (y1 - y0) == pytest.approx(0.5, abs=0.01)
+    assert (x1 - x0) / (y1 - y0) == pytest.approx(9 / 16 if portrait else 16 / 9, abs=0.01)
+
+
+def test_closeup_crop_stays_inside_a_small_frame():
+    x0, y0, x1, y1 = closeup_crop(300, 200, (100.0, 20.0, 200.0, 180.0), portrait=False)
+    assert 0 <= x0 < x1 <= 300 and 0 <= y0 < y1 <= 200
+    assert (180 - 20) / (y1 - y0) >= 0.5  # the frame is too short for 0.5: the face takes more
+
+
+def test_prepare_closeups_cuts_both_orientations_round_the_face(tmp_path):
+    from engine.evaluate.synthetic import make_talking_clip
+
+    clip = make_talking_clip(tmp_path / "talk.mp4", seconds=0.4).path
+    items = prepare_closeups(clip, [96], tmp_path, clip_seconds=0.2)
+    assert [i.label for i in items] == ["close-up landscape 96p", "close-up portrait 96p"]
+    (lw, lh), (pw, ph) = [(i.width, i.height) for i in items]
+    assert lh == pw == 96 and abs(lw - 171) <= 1 and abs(ph - 171) <= 1  # 16:9 and 9:16, even sizes
+    assert all(i.face_share >= 0.5 for i in items)
+    assert all(probe(i.path).n_frames == 5 for i in items)
+
+
+def test_bench_refuses_a_missing_closeup_video(tmp_path):
+    with pytest.raises(EngineError, match="close-up video 'nope.mp4': file not found"):
+        run_bench("none", sizes=(), closeup_sizes=(96,), closeup_video=tmp_path / "nope.mp4", runs=1)
