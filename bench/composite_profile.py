@@ -38,13 +38,14 @@ from engine.rendering import output_frames  # noqa: E402
 # The stage of each of our functions; a library call (NumPy, OpenCV) counts in its own stage when
 # named here, else in its caller's. Anything left is "other".
 STAGES = {
-    "warp_map": "warp", "remap": "warp", "warp_points": "warp", "similarity": "warp",
+    "warp_map": "warp", "remap": "warp", "warp_points": "warp", "similarity": "warp", "warp_step": "warp",
+    "_triangle_affines": "warp", "_keep_mask": "colour",
     "adjust_opening": "warp", "adjust_shape": "warp", "_mouth": "warp",
-    "_colour_offset": "colour", "low_pass": "colour", "mouth_polygons": "colour",
+    "_colour_offset": "colour", "mouth_polygons": "colour",
     "blend_mask": "mask", "lower_face_mask": "mask", "lower_face_polygon": "mask",
     "_composite_crop": "blend",
     "edit_region": "yuv", "_crop_rgb": "yuv", "_planes": "yuv", "_plane": "yuv", "cvtColor": "yuv",
-    "align_region": "yuv", "edit": "yuv",
+    "align_region": "yuv", "edit": "yuv", "changed_pixels": "yuv", "_copy_frame": "yuv", "copyto": "yuv",
 }
 
 

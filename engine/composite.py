@@ -105,32 +105,54 @@ def _roi(points: np.ndarray, shape: tuple[int, ...], margin: float = 0.12) -> tu
     return max(0, x0), max(0, y0), min(w, x1), min(h, y1)
 
 
-def warp_map(src_points: np.ndarray, dst_points: np.ndarray, roi: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """For each pixel of the destination crop, where to sample the source (cv2.remap maps).
-
-    Inside the triangulated lower face each triangle maps affinely onto its source triangle;
-    elsewhere in the crop the map follows the similarity fitted on the stable points.
-    """
-    x0, y0, x1, y1 = roi
-    h, w = y1 - y0, x1 - x0
-    tris = TRIANGLES
-    index = np.full((h, w), -1, np.int32)
-    offset = np.array([x0, y0], np.float32)
-    for k, tri in enumerate(tris):
-        poly = np.round((dst_points[tri] - offset) * 16).astype(np.int32)
-        cv2.fillConvexPoly(index, poly, int(k), lineType=cv2.LINE_8, shift=4)
-    # Per triangle: the affine taking destination coordinates to source coordinates.
+def _triangle_affines(src_points: np.ndarray, dst_points: np.ndarray) -> np.ndarray:
+    """(len(TRIANGLES) + 1, 2, 3) float32: per triangle the affine taking destination coordinates
+    to source coordinates; the last entry (and any flat triangle's) the similarity fitted on the
+    stable points, which applies outside the triangulation."""
     glob = similarity(dst_points[STABLE], src_points[STABLE])
-    coeffs = np.repeat(glob[None], len(tris) + 1, axis=0)
-    for k, tri in enumerate(tris):
+    coeffs = np.repeat(glob[None], len(TRIANGLES) + 1, axis=0)
+    for k, tri in enumerate(TRIANGLES):
         d = dst_points[tri].astype(np.float64)
         area = abs((d[1, 0] - d[0, 0]) * (d[2, 1] - d[0, 1]) - (d[1, 1] - d[0, 1]) * (d[2, 0] - d[0, 0])) / 2
         if area >= MIN_TRIANGLE_AREA:
             coeffs[k] = cv2.getAffineTransform(d.astype(np.float32), src_points[tri].astype(np.float32))
-    ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float32)
-    c = coeffs[index].astype(np.float32)  # index -1 picks the last entry: the global similarity
-    map_x = c[..., 0, 0] * xs + c[..., 0, 1] * ys + c[..., 0, 2]
-    map_y = c[..., 1, 0] * xs + c[..., 1, 1] * ys + c[..., 1, 2]
+    return coeffs.astype(np.float32)
+
+
+def warp_map(src_points: np.ndarray, dst_points: np.ndarray, roi: tuple[int, int, int, int],
+             step: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """For each pixel of the destination crop, where to sample the source (cv2.remap maps).
+
+    Inside the triangulated lower face each triangle maps affinely onto its source triangle;
+    elsewhere in the crop the map follows the similarity fitted on the stable points.
+
+    With `step` > 1 the map is worked out on a grid `step` pixels apart and interpolated in
+    between. The piecewise-affine map is continuous across the triangles' shared edges, so this
+    is exact inside each triangle and off by a fraction of a pixel only within `step` pixels of
+    an edge, for step**2 times less work.
+    """
+    x0, y0, x1, y1 = roi
+    h, w = y1 - y0, x1 - x0
+    gh, gw = -(-h // step), -(-w // step)  # grid size, rounded up
+    # grid node (i, j) stands for crop pixel ((j + 0.5) * step - 0.5, (i + 0.5) * step - 0.5): the
+    # centres cv2.resize assumes when it scales the grid up by `step`
+    centre = (step - 1) / 2
+    index = np.full((gh, gw), -1, np.int32)
+    to_grid = np.array([x0 + centre, y0 + centre], np.float32)
+    for k, tri in enumerate(TRIANGLES):
+        poly = np.round((dst_points[tri] - to_grid) / step * 16).astype(np.int32)
+        cv2.fillConvexPoly(index, poly, int(k), lineType=cv2.LINE_8, shift=4)
+    coeffs = _triangle_affines(src_points, dst_points)
+    xs = (np.arange(gw) * step + (x0 + centre)).astype(np.float32)[None, :]
+    ys = (np.arange(gh) * step + (y0 + centre)).astype(np.float32)[:, None]
+    a = coeffs.reshape(-1, 6).T.copy()  # six tables, one per affine coefficient
+    # index -1 picks the last entry: the global similarity
+    map_x = a[0][index] * xs + a[1][index] * ys + a[2][index]
+    map_y = a[3][index] * xs + a[4][index] * ys + a[5][index]
+    if step > 1:
+        size = (gw * step, gh * step)
+        map_x = cv2.resize(map_x, size, interpolation=cv2.INTER_LINEAR)[:h, :w]
+        map_y = cv2.resize(map_y, size, interpolation=cv2.INTER_LINEAR)[:h, :w]
     return map_x, map_y
 
 
@@ -139,26 +161,22 @@ def blend_mask(points: np.ndarray, roi: tuple[int, int, int, int], options: Comp
 
     Alpha is a smoothstep of the distance to the lower-face outline: 0 within `shrink` of it,
     rising over four feather widths, 1 further in. Every pixel outside the outline stays as it was.
+    On a large face the distances are measured at half resolution (the ramp is many pixels wide,
+    so it looks the same) and the alpha scaled up.
     """
     x0, y0, x1, y1 = roi
     fw = face_width(points)
-    local = points - np.array([x0, y0], np.float32)
-    hard = lower_face_mask(local, (y1 - y0, x1 - x0))
-    inside = cv2.distanceTransform(hard, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
     ramp = 4.0 * max(1.0, options.feather * fw / 2.0)
+    scale = 2 if ramp >= 16 else 1
+    local = (points - np.array([x0, y0], np.float32) + 0.5) / scale - 0.5  # pixel centres as cv2.resize has them
+    h, w = -(-(y1 - y0) // scale), -(-(x1 - x0) // scale)
+    hard = lower_face_mask(local, (h, w))
+    inside = cv2.distanceTransform(hard, cv2.DIST_L2, cv2.DIST_MASK_PRECISE) * scale
     t = np.clip((inside - options.shrink * fw) / ramp, 0.0, 1.0)
-    return t * t * (3.0 - 2.0 * t)
-
-
-def low_pass(image: np.ndarray, sigma: float) -> np.ndarray:
-    """Gaussian blur of a float image, done at reduced size when sigma is large (same result, faster)."""
-    factor = max(1, int(sigma // 3))
-    if factor == 1:
-        return cv2.GaussianBlur(image, (0, 0), sigma)
-    h, w = image.shape[:2]
-    small = cv2.resize(image, (max(1, w // factor), max(1, h // factor)), interpolation=cv2.INTER_AREA)
-    small = cv2.GaussianBlur(small, (0, 0), sigma / factor)
-    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    alpha = t * t * (3.0 - 2.0 * t)
+    if scale > 1:  # alpha is 0 for `shrink` (several coarse pixels) inside the outline: none leaks out
+        alpha = cv2.resize(alpha, (w * scale, h * scale), interpolation=cv2.INTER_LINEAR)[: y1 - y0, : x1 - x0]
+    return alpha
 
 
 def composite_mouth(dst: np.ndarray, dst_points: np.ndarray, src: np.ndarray, src_points: np.ndarray,
@@ -201,35 +219,69 @@ def composite_mouth_frame(frame: av.VideoFrame, dst_points: np.ndarray, src: np.
     return edit_region(frame, roi, edit)
 
 
-def _colour_offset(diff: np.ndarray, sigma: float, roi: tuple[int, int, int, int],
-                   exclude: Sequence[np.ndarray]) -> np.ndarray:
-    """The low-frequency colour difference, measured only outside the `exclude` polygons."""
-    if not len(exclude):
-        return low_pass(diff, sigma)
-    weight = np.ones(diff.shape[:2], np.uint8)
+def _keep_mask(shape: tuple[int, ...], roi: tuple[int, int, int, int], exclude: Sequence[np.ndarray]) -> np.ndarray:
+    """uint8 (h, w): 255 where the colour match measures, 0 inside the `exclude` polygons."""
+    keep = np.full(shape[:2], 255, np.uint8)
     offset = np.array(roi[:2], np.float32)
     for poly in exclude:
-        cv2.fillPoly(weight, [np.round((np.asarray(poly, np.float32) - offset) * 16).astype(np.int32)], 0,
+        cv2.fillPoly(keep, [np.round((np.asarray(poly, np.float32) - offset) * 16).astype(np.int32)], 0,
                      lineType=cv2.LINE_8, shift=4)
-    w = weight.astype(np.float32)
-    num = low_pass(diff * w[..., None], sigma)
-    den = low_pass(w, sigma)[..., None]
-    return num / np.maximum(den, 1e-3)
+    return keep
+
+
+def _colour_offset(base: np.ndarray, warped: np.ndarray, sigma: float, roi: tuple[int, int, int, int],
+                   exclude: Sequence[np.ndarray]) -> np.ndarray:
+    """The low-frequency colour difference base - warped (float32, h x w x 3), measured only
+    outside the `exclude` polygons.
+
+    It is a blur of scale `sigma`, so it is worked out at 1/(sigma/3) of the crop's resolution:
+    both images (their excluded pixels zeroed) and the measuring weight are shrunk by area
+    averaging, which is linear, so the difference of the shrunk images is the shrunk difference;
+    only the result is scaled back up.
+    """
+    h, w = base.shape[:2]
+    factor = max(1, min(int(sigma // 3), h, w))
+    keep = _keep_mask(base.shape, roi, exclude) if len(exclude) else None
+    if keep is not None:
+        base = cv2.bitwise_and(base, base, mask=keep)
+        warped = cv2.bitwise_and(warped, warped, mask=keep)
+
+    def shrink(img: np.ndarray) -> np.ndarray:  # whole blocks of factor x factor pixels: OpenCV's fast path
+        if factor == 1:
+            return img
+        inner = img[: h - h % factor, : w - w % factor]
+        return cv2.resize(inner, (w // factor, h // factor), interpolation=cv2.INTER_AREA)
+
+    diff = cv2.subtract(shrink(base).astype(np.float32), shrink(warped).astype(np.float32))
+    num = cv2.GaussianBlur(diff, (0, 0), sigma / factor)
+    if keep is not None:
+        den = cv2.GaussianBlur(shrink(keep).astype(np.float32) * (1 / 255), (0, 0), sigma / factor)
+        num = num / np.maximum(den, 1e-3)[..., None]
+    return cv2.resize(num, (w, h), interpolation=cv2.INTER_LINEAR) if factor > 1 else num
+
+
+def warp_step(points: np.ndarray) -> int:
+    """The grid spacing of the warp map for a face: one pixel per 200 px of face width (1 to 4).
+    The map's error is then at most about a third of the step, near inner-lip triangle edges."""
+    return int(np.clip(round(face_width(points) / 200), 1, 4))
 
 
 def _composite_crop(target: np.ndarray, roi: tuple[int, int, int, int], dst_points: np.ndarray, src: np.ndarray,
                     src_points: np.ndarray, options: CompositeOptions | None,
                     exclude: Sequence[np.ndarray] = ()) -> np.ndarray:
-    """The crop `target` (= destination frame at `roi`) with the source's lower face blended in."""
+    """The crop `target` (= destination frame at `roi`) with the source's lower face blended in.
+
+    All in uint8 but the colour offset and the alpha: warp (cv2.remap), add the colour offset with
+    saturation, blend with per-pixel weights (cv2.blendLinear, rounded).
+    """
     options = options or CompositeOptions()
-    map_x, map_y = warp_map(np.asarray(src_points, np.float32), dst_points, roi)
-    warped = cv2.remap(src, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT).astype(np.float32)
-    base = target.astype(np.float32)
+    map_x, map_y = warp_map(np.asarray(src_points, np.float32), dst_points, roi, warp_step(dst_points))
+    warped = cv2.remap(src, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
     if options.colour_match:
         sigma = max(1.0, options.colour_sigma * face_width(dst_points))
-        warped += _colour_offset(base - warped, sigma, roi, exclude)
-    alpha = blend_mask(dst_points, roi, options)[..., None]
-    return np.clip(base + alpha * (warped - base) + 0.5, 0, 255).astype(np.uint8)
+        warped = cv2.add(warped, _colour_offset(target, warped, sigma, roi, exclude), dtype=cv2.CV_8U)
+    alpha = blend_mask(dst_points, roi, options)
+    return cv2.blendLinear(warped, np.ascontiguousarray(target), alpha, 1.0 - alpha)
 
 
 def mouth_polygons(*points: np.ndarray) -> list[np.ndarray]:

@@ -45,33 +45,49 @@ def align_region(region: Region, width: int, height: int) -> Region:
     return x0, y0, x1 - (x1 - x0) % 2, y1 - (y1 - y0) % 4
 
 
+def _copy_frame(frame: av.VideoFrame) -> tuple[av.VideoFrame, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """A new yuv420p frame holding a copy of `frame`'s picture, and writable views of its planes."""
+    out = av.VideoFrame(frame.width, frame.height, "yuv420p")
+    views = _planes(out, copy=False)
+    for dst, src in zip(views, _planes(frame, copy=False)):
+        dst[...] = src
+    out.colorspace, out.color_range, out.pts = frame.colorspace, frame.color_range, frame.pts
+    if frame.time_base is not None:
+        out.time_base = frame.time_base
+    return out, views
+
+
+def changed_pixels(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """bool (h, w): where two RGB images differ in any channel."""
+    ne = a != b
+    return ne[..., 0] | ne[..., 1] | ne[..., 2]
+
+
 def edit_region(frame: av.VideoFrame, region: Region, edit: Callable[[np.ndarray], np.ndarray]) -> av.VideoFrame:
-    """A new yuv420p frame: `edit` gets the region as RGB (h, w, 3) and returns it changed."""
+    """A yuv420p frame whose region `edit` changed: `edit` gets the region as RGB (h, w, 3) and
+    returns it changed. The frame itself comes back when nothing changed; else a new frame."""
     if frame.format.name != "yuv420p":
         raise ValueError(f"edit_region needs a yuv420p frame, got {frame.format.name}")
-    w, h = frame.width, frame.height
-    x0, y0, x1, y1 = align_region(region, w, h)
-    y, u, v = _planes(frame)
+    x0, y0, x1, y1 = align_region(region, frame.width, frame.height)
     rw, rh = x1 - x0, y1 - y0
-    if rw >= 2 and rh >= 4:
-        cy, cx = slice(y0 // 2, y1 // 2), slice(x0 // 2, x1 // 2)
-        rgb = _crop_rgb(y, u, v, (x0, y0, x1, y1))
-        edited = edit(rgb.copy())
-        changed = (edited != rgb).any(axis=2)
-        if changed.any():
-            back = cv2.cvtColor(np.ascontiguousarray(edited), cv2.COLOR_RGB2YUV_I420).ravel()
-            ny = back[: rw * rh].reshape(rh, rw)
-            nu = back[rw * rh: rw * rh * 5 // 4].reshape(rh // 2, rw // 2)
-            nv = back[rw * rh * 5 // 4:].reshape(rh // 2, rw // 2)
-            block = changed.reshape(rh // 2, 2, rw // 2, 2).any(axis=(1, 3))
-            y[y0:y1, x0:x1][changed] = ny[changed]
-            u[cy, cx][block] = nu[block]
-            v[cy, cx][block] = nv[block]
-    out = av.VideoFrame.from_ndarray(np.concatenate([y.ravel(), u.ravel(), v.ravel()]).reshape(h * 3 // 2, w),
-                                     format="yuv420p")
-    out.colorspace, out.color_range = frame.colorspace, frame.color_range
-    if frame.time_base is not None:
-        out.pts, out.time_base = frame.pts, frame.time_base
+    if rw < 2 or rh < 4:
+        return frame
+    rgb = _crop_rgb(*_planes(frame, copy=False), (x0, y0, x1, y1))
+    edited = edit(rgb.copy())
+    changed = changed_pixels(edited, rgb)
+    if not changed.any():
+        return frame
+    out, (y, u, v) = _copy_frame(frame)
+    back = cv2.cvtColor(np.ascontiguousarray(edited), cv2.COLOR_RGB2YUV_I420).ravel()
+    ny = back[: rw * rh].reshape(rh, rw)
+    nu = back[rw * rh: rw * rh * 5 // 4].reshape(rh // 2, rw // 2)
+    nv = back[rw * rh * 5 // 4:].reshape(rh // 2, rw // 2)
+    quad = changed.reshape(rh // 2, 2, rw // 2, 2)
+    block = quad[:, 0, :, 0] | quad[:, 0, :, 1] | quad[:, 1, :, 0] | quad[:, 1, :, 1]  # a chroma sample's 2x2 pixels
+    cy, cx = slice(y0 // 2, y1 // 2), slice(x0 // 2, x1 // 2)
+    np.copyto(y[y0:y1, x0:x1], ny, where=changed)
+    np.copyto(u[cy, cx], nu, where=block)
+    np.copyto(v[cy, cx], nv, where=block)
     return out
 
 
@@ -80,3 +96,14 @@ def read_region(frame: av.VideoFrame, region: Region) -> np.ndarray:
     if frame.format.name != "yuv420p":
         return frame.to_ndarray(format="rgb24")[region[1]:region[3], region[0]:region[2]]
     return _crop_rgb(*_planes(frame, copy=False), align_region(region, frame.width, frame.height))
+
+
+def region_rgb(frame: av.VideoFrame | np.ndarray, region: Region) -> np.ndarray:
+    """Exactly `region` (x0, y0, x1, y1) of a frame as RGB (h, w, 3): of a yuv420p frame only the
+    aligned region round it is converted; an RGB array is sliced."""
+    x0, y0, x1, y1 = region
+    if isinstance(frame, np.ndarray):
+        return frame[y0:y1, x0:x1]
+    ax0, ay0, _, _ = aligned = align_region(region, frame.width, frame.height)
+    rgb = read_region(frame, aligned)
+    return rgb[y0 - ay0: y1 - ay0, x0 - ax0: x1 - ax0]

@@ -88,3 +88,26 @@ def test_ladder_steps_close_pauses_and_spread_speech_by_rank() -> None:
     steps = ladder_steps(rel, closed_below=0.02)
     assert steps[0] == steps[4] == 0
     assert steps[6] == len(LEVELS) - 1 and 1 <= steps[1] < steps[5] < steps[2] < steps[3] < steps[6]
+
+
+def test_a_library_of_large_crops_keeps_fewer_frames_spread_evenly(silent_presenter, monkeypatch) -> None:
+    """A close-up's crops are big: the library holds as many as MAX_CROP_BYTES allows, not MAX_ENTRIES,
+    and its crops are the frames' own pixels at those places."""
+    from engine.backends.rewrite import library
+    from engine.faces import track_video as face_track
+    from engine.media_read import iter_frames
+
+    track = face_track(silent_presenter, FPS)
+    everything = library.usable_frames(track)
+    _, h, w = library._crop_boxes(track, everything)
+    monkeypatch.setattr(library, "MAX_CROP_BYTES", 10 * h * w * 3)
+    lib = library.build_library(silent_presenter, track)
+    assert len(everything) > 40 and len(lib) == 10
+    assert lib.frames[0] == everything[0] and lib.frames[-1] == everything[-1]
+    gaps = np.diff(lib.frames)
+    assert gaps.max() - gaps.min() <= 2, "spread evenly over the template"
+    frames = list(iter_frames(silent_presenter, FPS))
+    x0, y0 = lib.origins[3]
+    ch, cw = lib.crops.shape[1:3]
+    own = frames[lib.frames[3]][y0:y0 + ch, x0:x0 + cw].astype(int)
+    assert lib.crops[3].shape == own.shape and np.abs(lib.crops[3] - own).mean() < 3

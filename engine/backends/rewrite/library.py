@@ -16,14 +16,16 @@ import numpy as np
 
 from ...composite import _roi
 from ...faces import FaceTrack
-from ...media_read import iter_frames
+from ...media_read import iter_video_frames
+from ...media_yuv import region_rgb
 from ...template_check.mouths import USABLE_FOR_SPEECH, classify_mouths
 from .shape import canonical, head_pose, mouth_shape
 
 log = logging.getLogger(__name__)
 
-LIBRARY_VERSION = 3
+LIBRARY_VERSION = 4  # 4: crops converted from the decoded YUV as the compositing converts, bounded in bytes
 MAX_ENTRIES = 1500  # longer templates are sampled evenly: enough variety, bounded disk and memory
+MAX_CROP_BYTES = 512 * 2**20  # and fewer where the crops are large (a close-up's): memory and disk stay bounded
 CUT_GUARD = 1  # frames next to a shot change are left out
 
 
@@ -69,26 +71,37 @@ def speech_entries(lib: MouthLibrary) -> np.ndarray:
     return np.isin(np.asarray(lib.classes), USABLE_FOR_SPEECH)
 
 
+def _evenly(idx: np.ndarray, limit: int) -> np.ndarray:
+    """At most `limit` of the indices, spread evenly from the first to the last."""
+    if len(idx) <= limit:
+        return idx
+    return idx[np.round(np.linspace(0, len(idx) - 1, limit)).astype(int)]
+
+
+def _crop_boxes(track: FaceTrack, idx: np.ndarray) -> tuple[np.ndarray, int, int]:
+    """Each frame's lower-face box (x0, y0, x1, y1) and the crop size (h, w) that holds them all."""
+    shape = (track.height, track.width)
+    boxes = np.array([_roi(track.points[j], shape) for j in idx], np.int64).reshape(-1, 4)
+    h = int((boxes[:, 3] - boxes[:, 1]).max()) if len(idx) else 0
+    w = int((boxes[:, 2] - boxes[:, 0]).max()) if len(idx) else 0
+    return boxes, min(h, track.height), min(w, track.width)
+
+
 def usable_frames(track: FaceTrack) -> np.ndarray:
     """Template frames whose face was really detected (not interpolated), away from shot changes."""
     ok = track.present & np.isfinite(track.raw_points).all(axis=(1, 2)) & np.isfinite(track.points).all(axis=(1, 2))
     cuts = np.flatnonzero(track.cuts) if track.cuts.size else np.zeros(0, int)
     for c in cuts:
         ok[max(0, c - CUT_GUARD):c + CUT_GUARD] = False
-    idx = np.flatnonzero(ok)
-    if len(idx) > MAX_ENTRIES:
-        idx = idx[np.round(np.linspace(0, len(idx) - 1, MAX_ENTRIES)).astype(int)]
-    return idx
+    idx = _evenly(np.flatnonzero(ok), MAX_ENTRIES)
+    _, h, w = _crop_boxes(track, idx)
+    return _evenly(idx, max(1, MAX_CROP_BYTES // max(1, h * w * 3)))
 
 
 def build_library(video: str | os.PathLike[str], track: FaceTrack) -> MouthLibrary:
     """Decode the template once and keep the lower face of every usable frame."""
     idx = usable_frames(track)
-    shape = (track.height, track.width)
-    boxes = np.array([_roi(track.points[j], shape) for j in idx], np.int64).reshape(-1, 4)
-    h = int((boxes[:, 3] - boxes[:, 1]).max()) if len(idx) else 0
-    w = int((boxes[:, 2] - boxes[:, 0]).max()) if len(idx) else 0
-    h, w = min(h, track.height), min(w, track.width)
+    boxes, h, w = _crop_boxes(track, idx)
     centres = (boxes[:, :2] + boxes[:, 2:]) // 2
     origins = np.stack([np.clip(centres[:, 0] - w // 2, 0, track.width - w),
                         np.clip(centres[:, 1] - h // 2, 0, track.height - h)], axis=1) if len(idx) else \
@@ -96,11 +109,11 @@ def build_library(video: str | os.PathLike[str], track: FaceTrack) -> MouthLibra
     crops = np.zeros((len(idx), h, w, 3), np.uint8)
     wanted = {int(j): e for e, j in enumerate(idx)}
     last = int(idx[-1]) if len(idx) else -1
-    for j, frame in enumerate(iter_frames(video, track.fps, max_frames=last + 1)):
+    for j, frame in enumerate(iter_video_frames(video, track.fps, max_frames=last + 1)):
         e = wanted.get(j)
-        if e is not None:
+        if e is not None:  # only the crop is converted to RGB, not the whole frame
             x0, y0 = origins[e]
-            crops[e] = frame[y0:y0 + h, x0:x0 + w]
+            crops[e] = region_rgb(frame, (int(x0), int(y0), int(x0) + w, int(y0) + h))
     pts = track.points[idx].astype(np.float32) - origins[:, None, :].astype(np.float32)
     # shapes from the per-frame fit (what a detector sees in that frame), poses from the smoothed track
     canon = np.array([canonical(track.raw_points[j]) for j in idx]).reshape(-1, 68, 2)
