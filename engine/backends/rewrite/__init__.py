@@ -11,10 +11,12 @@ landmark-driven warp of the frame's own mouth (`fallback`).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 
 import numpy as np
 
+from ...ahead import Ahead
 from ...composite import composite_mouth, composite_mouth_frame, mouth_polygons
 from ...errors import InvalidOptions
 from ...faces import FaceTrack, track_video
@@ -123,18 +125,32 @@ class _Job:
         self.adjust = flag_option(ctx, "adjust_opening", True)
         self.weights = SelectionWeights(shape=shape_weight_option(ctx))
         cache = ctx.options.cache_dir or None
-        self.track: FaceTrack = track_video(ctx.video, ctx.fps, progress=progress, cache_dir=cache)
+        clock = _Stopwatch()
+        # the audio's mouth targets are worked out in the background while the face is tracked
+        # (the presenter-fitted front ends need the track, so they wait for it)
+        speech = None if front_end.endswith("-fit") else \
+            Ahead(lambda report: self._curves(ctx, front_end, model, report), name="mouth-targets")
+        try:
+            self.track: FaceTrack = track_video(ctx.video, ctx.fps, progress=progress, cache_dir=cache)
+        except BaseException:
+            if speech is not None:
+                speech.cancel()
+            raise
+        clock.lap("faces")
         progress("mouths", 0.0)
-        self.curves = self._curves(ctx, front_end, model, progress)
+        self.curves = speech.result(progress) if speech is not None else self._curves(ctx, front_end, model, progress)
+        clock.lap("speech (after the faces)" if speech is not None else "speech")
         self.library: MouthLibrary | None = None
         self.plan: FramePlan | None = None
         self.synth: SynthMouths | None = None
         if self.track.present.any():
             lib = cached_library(ctx.video, self.track, cache)
+            clock.lap("library")
             speech = speech_entries(lib)
             if library_has_variety(lib, speech):
                 self.library = lib
                 self.plan = plan_frames(self.track, lib, self.curves, ctx.n_frames, self.weights, allowed=speech)
+                clock.lap("plan")
             elif len(lib) >= MIN_ENTRIES:
                 log.info("%s: %d of %d template mouths show speech, with too little variety; opening the "
                          "presenter's neutral mouth instead", ctx.video.name, int(speech.sum()), len(lib))
@@ -145,6 +161,7 @@ class _Job:
                 log.info("%s: too few usable template frames (%d); using the fallback warp", ctx.video.name, len(lib))
         progress("mouths", 1.0)
         self.n_src = max(1, self.track.n_frames)
+        log.info("%s: prepared in %s", ctx.video.name, clock)
 
     def _curves(self, ctx: RenderContext, front_end: str, model, progress: ProgressFn) -> MouthCurves:  # noqa: ANN001
         """The audio front end's mouth targets for every output frame.
@@ -214,6 +231,22 @@ class _Job:
         src_pts = self.synth.points[i]
         target = warp_points(dst, src_pts)
         return composite(frame, target, self.synth.crops[i], src_pts, exclude=mouth_polygons(dst, target))
+
+
+class _Stopwatch:
+    """Seconds spent in each named step of a preparation, for the log."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = now - self._last
+        self._last = now
+
+    def __str__(self) -> str:
+        return ", ".join(f"{name} {seconds:.2f} s" for name, seconds in self.laps.items())
 
 
 def _presenter_sample(ctx: RenderContext, track: FaceTrack) -> PresenterSample:
