@@ -161,22 +161,18 @@ def blend_mask(points: np.ndarray, roi: tuple[int, int, int, int], options: Comp
 
     Alpha is a smoothstep of the distance to the lower-face outline: 0 within `shrink` of it,
     rising over four feather widths, 1 further in. Every pixel outside the outline stays as it was.
-    On a large face the distances are measured at half resolution (the ramp is many pixels wide,
-    so it looks the same) and the alpha scaled up.
+    The distances are measured at full resolution: at half, the outline moves in 2-pixel steps as
+    the head moves, and the blend's edge flickers (measured: the flicker ratio of a 324 px face
+    went from 1.00 to 1.06).
     """
     x0, y0, x1, y1 = roi
     fw = face_width(points)
+    local = points - np.array([x0, y0], np.float32)
+    hard = lower_face_mask(local, (y1 - y0, x1 - x0))
+    inside = cv2.distanceTransform(hard, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
     ramp = 4.0 * max(1.0, options.feather * fw / 2.0)
-    scale = 2 if ramp >= 16 else 1
-    local = (points - np.array([x0, y0], np.float32) + 0.5) / scale - 0.5  # pixel centres as cv2.resize has them
-    h, w = -(-(y1 - y0) // scale), -(-(x1 - x0) // scale)
-    hard = lower_face_mask(local, (h, w))
-    inside = cv2.distanceTransform(hard, cv2.DIST_L2, cv2.DIST_MASK_PRECISE) * scale
     t = np.clip((inside - options.shrink * fw) / ramp, 0.0, 1.0)
-    alpha = t * t * (3.0 - 2.0 * t)
-    if scale > 1:  # alpha is 0 for `shrink` (several coarse pixels) inside the outline: none leaks out
-        alpha = cv2.resize(alpha, (w * scale, h * scale), interpolation=cv2.INTER_LINEAR)[: y1 - y0, : x1 - x0]
-    return alpha
+    return t * t * (3.0 - 2.0 * t)
 
 
 def composite_mouth(dst: np.ndarray, dst_points: np.ndarray, src: np.ndarray, src_points: np.ndarray,
@@ -235,16 +231,14 @@ def _colour_offset(base: np.ndarray, warped: np.ndarray, sigma: float, roi: tupl
     outside the `exclude` polygons.
 
     It is a blur of scale `sigma`, so it is worked out at 1/(sigma/3) of the crop's resolution:
-    both images (their excluded pixels zeroed) and the measuring weight are shrunk by area
-    averaging, which is linear, so the difference of the shrunk images is the shrunk difference;
-    only the result is scaled back up.
+    the difference (zero where excluded) and the measuring weight are shrunk by area averaging
+    in float, blurred there, and only the result is scaled back up.
     """
     h, w = base.shape[:2]
     factor = max(1, min(int(sigma // 3), h, w))
     keep = _keep_mask(base.shape, roi, exclude) if len(exclude) else None
-    if keep is not None:
-        base = cv2.bitwise_and(base, base, mask=keep)
-        warped = cv2.bitwise_and(warped, warped, mask=keep)
+    diff = np.zeros(base.shape, np.float32)
+    cv2.subtract(base, warped, dst=diff, mask=keep, dtype=cv2.CV_32F)
 
     def shrink(img: np.ndarray) -> np.ndarray:  # whole blocks of factor x factor pixels: OpenCV's fast path
         if factor == 1:
@@ -252,8 +246,7 @@ def _colour_offset(base: np.ndarray, warped: np.ndarray, sigma: float, roi: tupl
         inner = img[: h - h % factor, : w - w % factor]
         return cv2.resize(inner, (w // factor, h // factor), interpolation=cv2.INTER_AREA)
 
-    diff = cv2.subtract(shrink(base).astype(np.float32), shrink(warped).astype(np.float32))
-    num = cv2.GaussianBlur(diff, (0, 0), sigma / factor)
+    num = cv2.GaussianBlur(shrink(diff), (0, 0), sigma / factor)
     if keep is not None:
         den = cv2.GaussianBlur(shrink(keep).astype(np.float32) * (1 / 255), (0, 0), sigma / factor)
         num = num / np.maximum(den, 1e-3)[..., None]
