@@ -267,7 +267,8 @@ def test_a_frozen_owner_loses_its_item_to_another_daemon_and_lets_go(root, layou
     os.kill(d1.pid, signal.SIGSTOP)
     try:
         d2 = daemons("--stale-after", "2")
-        wait_for(lambda: status(layout, job_id).items[0].worker.pid == d2.pid, timeout=30, what="the takeover")
+        wait_for(lambda: status(layout, job_id).items[0].worker.pid == d2.pid, timeout=90,
+                 what="the takeover")  # d2 starts (imports), then waits out --stale-after: slow under load
     finally:
         os.kill(d1.pid, signal.SIGCONT)
     s = wait_for(lambda: finished(layout, job_id), timeout=240, what="the job under its new owner")
@@ -297,6 +298,12 @@ def test_one_batch_job_spreads_over_two_daemons_each_item_exactly_once(root, lay
     for i in range(6):
         assert len(re.findall(rf"job {job_id} item {i + 1}/6 done", log)) == 1, f"item {i + 1} not exactly once"
     assert {it.worker.pid for it in s.items} == {d1.pid, d2.pid}, "both daemons rendered items of the one job"
+    # the job file reaches done/ a moment before its last worker logs the end: wait for the line
+    def ended() -> str | None:
+        text = _log_text(root)
+        return text if f"job {job_id} done:" in text else None
+
+    log = wait_for(ended, timeout=30, what="the job's end in the log")
     assert len(re.findall(rf"job {job_id} done:", log)) == 1
     assert not protocol.tickets_left(layout, job_id) and protocol.opened_jobs(layout) == []
 
