@@ -128,18 +128,18 @@ class _Job:
         clock = _Stopwatch()
         # the audio's mouth targets are worked out in the background while the face is tracked
         # (the presenter-fitted front ends need the track, so they wait for it)
-        speech = None if front_end.endswith("-fit") else \
+        targets = None if front_end.endswith("-fit") else \
             Ahead(lambda report: self._curves(ctx, front_end, model, report), name="mouth-targets")
         try:
             self.track: FaceTrack = track_video(ctx.video, ctx.fps, progress=progress, cache_dir=cache)
         except BaseException:
-            if speech is not None:
-                speech.cancel()
+            if targets is not None:
+                targets.cancel()
             raise
         clock.lap("faces")
         progress("mouths", 0.0)
-        self.curves = speech.result(progress) if speech is not None else self._curves(ctx, front_end, model, progress)
-        clock.lap("speech (after the faces)" if speech is not None else "speech")
+        self.curves = targets.result(progress) if targets is not None else self._curves(ctx, front_end, model, progress)
+        clock.lap("speech (after the faces)" if targets is not None else "speech")
         self.library: MouthLibrary | None = None
         self.plan: FramePlan | None = None
         self.synth: SynthMouths | None = None
