@@ -27,8 +27,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from engine.evaluate.synthetic import make_talking_clip  # noqa: E402
-from engine.testmedia import make_test_audio  # noqa: E402
+from measure.evaluate.synthetic import make_talking_clip  # noqa: E402
+from engine.testing.media import make_test_audio  # noqa: E402
 from spooler import protocol  # noqa: E402
 from spooler.config import Layout  # noqa: E402
 from spooler.workers import plan_workers  # noqa: E402

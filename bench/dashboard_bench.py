@@ -27,9 +27,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from spooler import protocol  # noqa: E402
 from spooler.config import layout_for  # noqa: E402
-from spooler.testjobs import write_finished_job  # noqa: E402
+from spooler.testing import write_finished_job  # noqa: E402
 
 
 def free_port() -> int:
@@ -55,7 +54,7 @@ def thumbnail_bytes(video: Path) -> bytes:
 
     from PIL import Image
 
-    from engine.media_read import iter_frames
+    from engine.media.read import iter_frames
 
     frame = next(iter(iter_frames(video)))
     img = Image.fromarray(frame)
@@ -131,8 +130,8 @@ def main() -> int:
     args = parser.parse_args()
     from playwright.sync_api import expect, sync_playwright
 
-    from engine.evaluate.synthetic import make_talking_clip
-    from engine.testmedia import make_test_audio
+    from measure.evaluate.synthetic import make_talking_clip
+    from engine.testing.media import make_test_audio
 
     chromium = shutil.which("chromium")
     work = Path(tempfile.mkdtemp(prefix="lipspool-dashbench-"))

@@ -3,11 +3,11 @@
     .venv/bin/python bench/engine_ab.py --before ../lipspool-old [--after .] [--sizes 720,1080]
                                         [--runs 3] [--seconds 20] [--backend rewrite]
 
-`python -m engine bench` measures one version of the code; comparing two of its runs made at
+`python -m measure bench` measures one version of the code; comparing two of its runs made at
 different times mixes the change with the machine's mood. This prepares the close-up inputs
-once (with the current checkout's engine.bench.inputs) and, for each input and run, times the
+once (with the current checkout's measure.bench.inputs) and, for each input and run, times the
 FFmpeg floor, then a first render and a repeat render with each checkout, alternating, every job
-in its own process (`python -m engine.bench.child` with that checkout on PYTHONPATH). Prints
+in its own process (`python -m measure.bench.child` with that checkout on PYTHONPATH). Prints
 JSON: per input and checkout the medians and the ratios to the floor, and after/before.
 """
 from __future__ import annotations
@@ -24,14 +24,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from engine.bench.inputs import LANDSCAPE_CLIP, SPEECH, prepare_closeups, trim_speech  # noqa: E402
-from engine.media_probe import audio_duration  # noqa: E402
+from measure.bench.inputs import LANDSCAPE_CLIP, SPEECH, prepare_closeups, trim_speech  # noqa: E402
+from engine.media.probe import audio_duration  # noqa: E402
 from engine.rendering import output_frames  # noqa: E402
 
 
 def run_child(tree: Path, job: dict) -> dict:
     """One timed job in a fresh interpreter importing the engine from `tree`."""
-    proc = subprocess.run([sys.executable, "-m", "engine.bench.child", json.dumps(job)], cwd=tree,
+    proc = subprocess.run([sys.executable, "-m", "measure.bench.child", json.dumps(job)], cwd=tree,
                           env={**os.environ, "PYTHONPATH": str(tree)}, capture_output=True, text=True)
     lines = proc.stdout.strip().splitlines()
     if proc.returncode != 0 or not lines:

@@ -27,7 +27,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from engine.testmedia import make_test_audio, make_test_video  # noqa: E402
+from engine.testing.media import make_test_audio, make_test_video  # noqa: E402
 from spooler import protocol  # noqa: E402
 from spooler.config import Layout  # noqa: E402
 

@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import engine  # noqa: E402
-from engine.bench.inputs import default_videos, scale_clip, trim_speech  # noqa: E402
+from measure.bench.inputs import default_videos, scale_clip, trim_speech  # noqa: E402
 
 
 def _sync(device: str) -> None:

@@ -16,15 +16,15 @@ _LAZY = {
     "render": "rendering",
     "RenderResult": "rendering",
     "write_thumbnail": "thumbnail",
-    "probe": "media_probe",
-    "MediaInfo": "media_probe",
-    "audio_duration": "media_probe",
+    "probe": "media.probe",
+    "MediaInfo": "media.probe",
+    "audio_duration": "media.probe",
     "available_backends": "backends",
 }
 
 if TYPE_CHECKING:
     from .backends import available_backends
-    from .media_probe import MediaInfo, audio_duration, probe
+    from .media.probe import MediaInfo, audio_duration, probe
     from .rendering import RenderResult, render
     from .thumbnail import write_thumbnail
 

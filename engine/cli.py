@@ -1,4 +1,5 @@
-"""`python -m engine`: render, probe, thumbnail, backends and bench from a shell."""
+"""`python -m engine`: render, probe, thumbnail, backends and the template check from a shell
+(the benchmark and the evaluator are `python -m measure`)."""
 from __future__ import annotations
 
 import argparse
@@ -10,8 +11,6 @@ from pathlib import Path
 from typing import TextIO
 
 from .errors import EngineError
-from .evaluate.cli import add_arguments as evaluate_arguments
-from .evaluate.cli import run as _evaluate
 
 BAR_WIDTH = 28
 
@@ -87,54 +86,12 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("out")
     t.add_argument("--max-side", type=int, default=320)
     sub.add_parser("backends", help="list backends and whether they are usable here")
-    b = sub.add_parser("bench", help="time a backend against the ffmpeg-only floor at several sizes")
-    b.add_argument("--backend", default="none", help="backend to time (see `backends`)")
-    b.add_argument("--sizes", default="480,720,1080", type=_sizes,
-                   help="short sides of the clips scaled whole, e.g. 480,720,1080 (none: skip them)")
-    b.add_argument("--closeup-sizes", default="720,1080", type=_sizes,
-                   help="short sides of the close-ups (face at least half the frame's height, landscape and "
-                        "portrait), e.g. 720,1080 (none: skip them)")
-    b.add_argument("--closeup-video", default=None, help="talking clip to cut the close-ups from "
-                   "(default: the shared landscape clip)")
-    b.add_argument("--runs", type=int, default=3, help="runs per measurement; the median is reported")
-    b.add_argument("--seconds", type=float, default=20.0, help="seconds of speech per render")
-    b.add_argument("--video", action="append", default=None,
-                   help="talking clip to scale (repeatable); default: the shared portrait and landscape clips")
-    b.add_argument("--audio", default=None, help="speech to trim; default: the shared 60 s English WAV")
-    b.add_argument("--clip-seconds", type=float, default=12.0, help="seconds of each video to use")
-    b.add_argument("--crf", type=int, default=None)
-    b.add_argument("--preset", default=None)
-    b.add_argument("--json", action="store_true", help="print JSON instead of a Markdown table")
-    evaluate_arguments(sub.add_parser("evaluate", help="score a backend on held-out real speech (QUALITY.md)"))
-    from .evaluate.frontends_cli import add_compare_arguments, add_train_arguments
-
-    add_compare_arguments(sub.add_parser("frontends", help="compare the audio front ends on real clips"))
-    add_train_arguments(sub.add_parser("train-mouth", help="fit the speaker-independent mouth model"))
-    sh = sub.add_parser("speechsheet", help="contact sheet of rendered mouths against their own sound, round a pause")
-    sh.add_argument("videos", nargs="+", metavar="VIDEO", help="rendered videos (with their sound)")
-    sh.add_argument("--out", required=True, help="PNG to write")
-    sh.add_argument("--step", type=int, default=2, help="show every STEP-th frame (default 2)")
-    from .evaluate.pauses import add_arguments as add_pause_arguments
-
-    add_pause_arguments(sub.add_parser("pausetest", help="does the mouth close in pauses? (QUALITY.md, Pauses)"))
     c = sub.add_parser("check", help="will a presenter video make a good template? figures, verdict and advice")
     c.add_argument("videos", nargs="+", metavar="VIDEO", help="presenter videos or photos")
     c.add_argument("--json", action="store_true", help="one JSON line per file instead of text")
     c.add_argument("--cache-dir", default=None, help="the analysis cache: a face track found there is used")
     c.add_argument("--lang", choices=("en", "zh"), default="en", help="language of the text output")
     return parser
-
-
-def _sizes(text: str) -> tuple[int, ...]:
-    if text.strip().lower() == "none":
-        return ()
-    try:
-        sizes = tuple(int(s.strip().rstrip("p")) for s in text.split(",") if s.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"sizes must be numbers like 480,720,1080 (or none), got {text!r}") from None
-    if not sizes or any(not 16 <= s <= 4320 for s in sizes):
-        raise argparse.ArgumentTypeError(f"sizes must be between 16 and 4320, got {text!r}")
-    return sizes
 
 
 def _render(args: argparse.Namespace) -> int:
@@ -162,7 +119,7 @@ def _render(args: argparse.Namespace) -> int:
 
 
 def _probe(args: argparse.Namespace) -> int:
-    from .media_probe import probe
+    from .media.probe import probe
 
     print(json.dumps(probe(args.file, "media").to_dict(), indent=2))
     return 0
@@ -183,54 +140,6 @@ def _backends(args: argparse.Namespace) -> int:
     return 0
 
 
-def _bench(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from .bench import markdown, run_bench
-
-    if args.runs < 1 or args.seconds <= 0 or args.clip_seconds <= 0:
-        print("error: --runs, --seconds and --clip-seconds must be positive", file=sys.stderr)
-        return 2
-    result = run_bench(args.backend, args.sizes, args.runs, args.seconds,
-                       [Path(v) for v in args.video] if args.video else None,
-                       Path(args.audio) if args.audio else None, args.clip_seconds, args.crf, args.preset,
-                       closeup_sizes=args.closeup_sizes,
-                       closeup_video=Path(args.closeup_video) if args.closeup_video else None,
-                       say=lambda line: print(line, file=sys.stderr, flush=True))
-    print(json.dumps(result, indent=2) if args.json else markdown(result), end="" if not args.json else "\n")
-    return 0
-
-
-def _speechsheet(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from .evaluate.speechsheet import speech_sheet
-
-    missing = [v for v in args.videos if not Path(v).is_file()]
-    if missing:
-        raise EngineError(f"video not found: {', '.join(missing)}")
-    print(speech_sheet([(v, Path(v).name) for v in args.videos], args.out, max(1, args.step)))
-    return 0
-
-
-def _frontends(args: argparse.Namespace) -> int:
-    from .evaluate.frontends_cli import run_compare
-
-    return run_compare(args)
-
-
-def _train_mouth(args: argparse.Namespace) -> int:
-    from .evaluate.frontends_cli import run_train
-
-    return run_train(args)
-
-
-def _pausetest(args: argparse.Namespace) -> int:
-    from .evaluate.pauses import run as run_pausetest
-
-    return run_pausetest(args)
-
-
 def _check(args: argparse.Namespace) -> int:
     from .template_check.cli import run as run_check
 
@@ -243,8 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     handler = {"render": _render, "probe": _probe, "thumbnail": _thumbnail, "backends": _backends,
-               "bench": _bench, "evaluate": _evaluate, "frontends": _frontends, "train-mouth": _train_mouth,
-               "pausetest": _pausetest, "speechsheet": _speechsheet, "check": _check}
+               "check": _check}
     try:
         return handler[args.command](args)
     except EngineError as exc:

@@ -200,7 +200,7 @@ def composite_mouth_frame(frame: av.VideoFrame, dst_points: np.ndarray, src: np.
 
     `src` None means the frame itself (its own mouth, as RGB, is read from the same crop).
     """
-    from .media_yuv import align_region, edit_region
+    from .media.yuv import align_region, edit_region
 
     dst_points = np.asarray(dst_points, np.float32)
     roi = align_region(_roi(dst_points, (frame.height, frame.width)), frame.width, frame.height)

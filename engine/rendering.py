@@ -15,12 +15,12 @@ import av
 from .backends import Backend, RenderContext, get_backend
 from .errors import EngineError
 from .limits import limits_for, limits_in_effect
-from .media_audio import aac_output_format, iter_audio_frames
-from .media_color import BT709
-from .media_errors import media_error
-from .media_limits import check_audio_seconds
-from .media_probe import audio_duration, probe
-from .media_write import VideoWriter
+from .media.audio import aac_output_format, iter_audio_frames
+from .media.color import BT709
+from .media.errors import media_error
+from .media.limits import check_audio_seconds
+from .media.probe import audio_duration, probe
+from .media.write import VideoWriter
 from .options import RenderOptions
 
 log = logging.getLogger(__name__)
@@ -133,7 +133,7 @@ def _frames_of(backend: Backend, ctx: RenderContext, report: ProgressFn) -> Iter
     """The backend's video_frames() if it has its own, else its frames() (RGB arrays).
 
     video_frames() is an optional, faster form of frames(): it may yield av.VideoFrames (as
-    media_read.iter_video_frames makes) for frames it leaves unchanged, which the writer passes
+    media.read.iter_video_frames makes) for frames it leaves unchanged, which the writer passes
     to the encoder without any conversion, and RGB arrays for the frames it changes. It is only
     used when defined by the same class as frames() or a subclass of it, so a subclass that
     overrides only frames() is never bypassed.

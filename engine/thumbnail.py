@@ -9,8 +9,8 @@ from pathlib import Path
 from PIL import Image
 
 from .errors import EngineError
-from .media_probe import probe
-from .media_read import read_frame_at
+from .media.probe import probe
+from .media.read import read_frame_at
 
 _umask = os.umask(0)
 os.umask(_umask)

@@ -88,10 +88,10 @@ class Checked:
     duration_s: float
 
 
-def _probe(path: Path, kind: str):  # noqa: ANN202 - engine.media_probe.MediaInfo
+def _probe(path: Path, kind: str):  # noqa: ANN202 - engine.media.probe.MediaInfo
     """The engine's probe of a file, its error turned into UploadRejected."""
     from engine.errors import EngineError
-    from engine.media_probe import probe
+    from engine.media.probe import probe
 
     try:
         return probe(path, kind)

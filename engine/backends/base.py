@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..media_probe import MediaInfo
+from ..media.probe import MediaInfo
 from ..options import RenderOptions
 
 ProgressFn = Callable[[str, float], None]

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..composite import composite_mouth, composite_mouth_frame
 from ..faces import FaceTrack, track_video
-from ..media_read import Frame
+from ..media.read import Frame
 from ..pingpong import pingpong_index
 from .base import Backend, ProgressFn, RenderContext
 from .none import NoneBackend

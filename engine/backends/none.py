@@ -5,7 +5,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from ..media_read import Frame, iter_frames, iter_video_frames
+from ..media.read import Frame, iter_frames, iter_video_frames
 from ..pingpong import pingpong_frames
 from ..prefetch import prefetch
 from .base import Backend, ProgressFn, RenderContext

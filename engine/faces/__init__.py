@@ -4,7 +4,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from .errors import FaceModelError, NoFaceError
+from .errors import FaceModelError, FanWeightsMissing, NoFaceError
 
 _LAZY = {
     "Face": "landmarks",
@@ -13,13 +13,18 @@ _LAZY = {
     "FaceTrack": "track",
     "track_video": "track",
     "compute_track": "track",
+    "LandmarkBackend": "landmark_backends",
+    "landmark_backend": "landmark_backends",
+    "LANDMARK_BACKENDS": "landmark_backends",
 }
 
 if TYPE_CHECKING:
+    from .landmark_backends import LANDMARK_BACKENDS, LandmarkBackend, landmark_backend
     from .landmarks import Face, LandmarkDetector, detect_faces
     from .track import FaceTrack, compute_track, track_video
 
-__all__ = ["FaceModelError", "NoFaceError", *_LAZY]
+__all__ = ["Face", "FaceModelError", "FaceTrack", "FanWeightsMissing", "LANDMARK_BACKENDS", "LandmarkBackend",
+           "LandmarkDetector", "NoFaceError", "compute_track", "detect_faces", "landmark_backend", "track_video"]
 
 
 def __getattr__(name: str) -> Any:

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..media_probe import probe
-from ..media_read import iter_frames
+from ..media.probe import probe
+from ..media.read import iter_frames
 from .errors import NoFaceError
+from .landmark_backends import DEFAULT_LANDMARKS, DLIB_TAG, LandmarkBackend, landmark_backend
 from .landmarks import LandmarkDetector, N_POINTS, to_gray
 from .scenecut import CutDetector
 from .smoothing import fill_gaps, smooth_track
@@ -21,7 +22,8 @@ from .tracker import FaceTracker, TrackerSettings
 log = logging.getLogger(__name__)
 
 SCHEMA = 1
-TRACKER_VERSION = "dlib68-roi5-oe2"  # change when tracking or smoothing changes: old cache entries die
+TRACKING_VERSION = "roi5-oe2"  # change when tracking or smoothing changes: old cache entries die
+TRACKER_VERSION = f"{DLIB_TAG}-{TRACKING_VERSION}"  # the default (dlib) track's version: see track_version
 MAX_GAP_S = 0.2  # face lost for at most this long inside one shot: interpolated from both sides
 PROGRESS_EVERY = 5  # frames
 
@@ -43,6 +45,7 @@ class FaceTrack:
     boxes: np.ndarray  # (n, 4) float32 x0, y0, x1, y1, NaN where no face
     present: np.ndarray  # (n,) bool
     cuts: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # (n,) True where a shot starts
+    landmarks: str = DLIB_TAG  # the landmark backend's tag (LandmarkBackend.tag) that made the points
     schema: int = SCHEMA
 
     def save(self, path: str | os.PathLike[str]) -> None:
@@ -53,7 +56,7 @@ class FaceTrack:
             with open(tmp, "wb") as fh:
                 np.savez(fh, schema=self.schema, fps=self.fps, width=self.width, height=self.height,
                          n_frames=self.n_frames, points=self.points, raw_points=self.raw_points,
-                         boxes=self.boxes, present=self.present, cuts=self.cuts)
+                         boxes=self.boxes, present=self.present, cuts=self.cuts, landmarks=np.str_(self.landmarks))
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, path)
@@ -70,7 +73,7 @@ class FaceTrack:
             track = cls(fps=float(z["fps"]), width=int(z["width"]), height=int(z["height"]),
                         n_frames=int(z["n_frames"]), points=z["points"], raw_points=z["raw_points"],
                         boxes=z["boxes"], present=z["present"].astype(bool), cuts=z["cuts"].astype(bool),
-                        schema=schema)
+                        landmarks=str(z["landmarks"]) if "landmarks" in z.files else DLIB_TAG, schema=schema)
         n = track.n_frames
         if (track.points.shape != (n, N_POINTS, 2) or track.raw_points.shape != (n, N_POINTS, 2)
                 or track.boxes.shape != (n, 4) or track.present.shape != (n,)):
@@ -89,10 +92,15 @@ def _expected_frames(path: Path, fps: float | None) -> tuple[float, int]:
     return rate, max(1, n)
 
 
+def track_version(landmarks_tag: str = DLIB_TAG) -> str:
+    """The version of a track made with this landmark backend (its tag): names cache entries derived from it."""
+    return f"{landmarks_tag}-{TRACKING_VERSION}"
+
+
 def _scan(path: Path, fps: float, n_expected: int, progress: ProgressFn | None,
-          settings: TrackerSettings | None) -> dict[str, np.ndarray | int]:
+          settings: TrackerSettings | None, landmarks: LandmarkBackend) -> dict[str, np.ndarray | int]:
     """Run the tracker over every frame; per-frame raw landmarks, boxes, presence and cuts."""
-    tracker = FaceTracker(LandmarkDetector(), fps, settings)
+    tracker = FaceTracker(LandmarkDetector(), fps, settings, landmarks)
     cutter = CutDetector()
     raw, boxes, cuts = [], [], []
     width = height = 0
@@ -105,7 +113,7 @@ def _scan(path: Path, fps: float, n_expected: int, progress: ProgressFn | None,
         cut = cutter.update(gray)
         if cut:
             tracker.cut()
-        step = tracker.step(gray, i)
+        step = tracker.step(gray, i, rgb)
         cuts.append(cut)
         if step.points is None:
             raw.append(np.full((N_POINTS, 2), np.nan, np.float32))
@@ -123,11 +131,18 @@ def _scan(path: Path, fps: float, n_expected: int, progress: ProgressFn | None,
 
 
 def compute_track(path: str | os.PathLike[str], fps: float | None = None,
-                  progress: ProgressFn | None = None, settings: TrackerSettings | None = None) -> FaceTrack:
-    """Track the speaking face through a video (no cache); NoFaceError when no frame has a face."""
+                  progress: ProgressFn | None = None, settings: TrackerSettings | None = None,
+                  landmarks: str | LandmarkBackend = DEFAULT_LANDMARKS,
+                  models_dir: str | os.PathLike[str] | None = None) -> FaceTrack:
+    """Track the speaking face through a video (no cache); NoFaceError when no frame has a face.
+
+    `landmarks` names the landmark backend ("dlib" or "fan", see landmark_backend); `models_dir`
+    is where the fan backend looks for its weights first.
+    """
     path = Path(path)
+    backend = landmark_backend(landmarks, models_dir=models_dir)
     rate, n_expected = _expected_frames(path, fps)
-    scan = _scan(path, rate, n_expected, progress, settings)
+    scan = _scan(path, rate, n_expected, progress, settings, backend)
     raw = scan["raw"]
     present = ~np.isnan(raw[:, 0, 0])
     if not present.any():
@@ -144,41 +159,51 @@ def compute_track(path: str | os.PathLike[str], fps: float | None = None,
     log.info("%s: face in %d of %d frames (%d interpolated), %d cuts", path.name, int(present.sum()),
              len(present), int(filled.sum()), int(scan["cuts"].sum()))
     return FaceTrack(fps=rate, width=int(scan["width"]), height=int(scan["height"]), n_frames=len(raw),
-                     points=points, raw_points=raw, boxes=boxes, present=present_all, cuts=scan["cuts"])
+                     points=points, raw_points=raw, boxes=boxes, present=present_all, cuts=scan["cuts"],
+                     landmarks=backend.tag)
 
 
 def track_video(path: str | os.PathLike[str], fps: float | None = None, progress: ProgressFn | None = None,
-                cache_dir: str | os.PathLike[str] | None = None) -> FaceTrack:
+                cache_dir: str | os.PathLike[str] | None = None, landmarks: str | LandmarkBackend = DEFAULT_LANDMARKS,
+                models_dir: str | os.PathLike[str] | None = None) -> FaceTrack:
     """The speaking face's landmarks in every frame at `fps` (default: the video's rate).
 
     With `cache_dir`, the track is stored under the video's content hash and reused.
     Exceptions raised by `progress` propagate (that is how a render is cancelled).
+    `landmarks` chooses the landmark backend: "dlib" (default) or "fan" (face-alignment's 2DFAN4,
+    weights found in `models_dir`, else $LIPSPOOL_MODELS, else torch's hub cache). Before any work,
+    an unknown name raises InvalidOptions and missing fan weights FanWeightsMissing; each backend
+    (and each fan weights file) has its own cache entries.
     """
     path = Path(path)
+    backend = landmark_backend(landmarks, models_dir=models_dir)
     if not cache_dir:
-        return compute_track(path, fps, progress)
+        return compute_track(path, fps, progress, landmarks=backend)
     from ..cache import AnalysisCache, content_key
 
     rate, _ = _expected_frames(path, fps)
     cache = AnalysisCache(cache_dir)
     key = content_key(path)
-    track = cache.get_or_compute(key, _cache_name(rate), lambda: compute_track(path, rate, progress),
+    track = cache.get_or_compute(key, _cache_name(rate, backend.tag),
+                                 lambda: compute_track(path, rate, progress, landmarks=backend),
                                  lambda t, p: t.save(p), FaceTrack.load)
     if progress is not None:
         progress("faces", 1.0)
     return track
 
 
-def _cache_name(rate: float) -> str:
-    """The analysis-cache entry name of a face track at `rate` frames per second."""
-    return f"faces-s{SCHEMA}-{TRACKER_VERSION}-fps{rate:.4f}.npz"
+def _cache_name(rate: float, landmarks_tag: str = DLIB_TAG) -> str:
+    """The analysis-cache entry name of a face track at `rate` frames per second made with this landmark backend."""
+    return f"faces-s{SCHEMA}-{track_version(landmarks_tag)}-fps{rate:.4f}.npz"
 
 
-def cached_track(path: str | os.PathLike[str], cache_dir: str | os.PathLike[str],
-                 fps: float | None = None) -> FaceTrack | None:
-    """The track `track_video(path, fps, cache_dir=cache_dir)` stored earlier, or None (nothing is computed)."""
+def cached_track(path: str | os.PathLike[str], cache_dir: str | os.PathLike[str], fps: float | None = None,
+                 landmarks: str | LandmarkBackend = DEFAULT_LANDMARKS,
+                 models_dir: str | os.PathLike[str] | None = None) -> FaceTrack | None:
+    """The track `track_video(path, fps, cache_dir=cache_dir, landmarks=...)` stored earlier, or None (nothing is computed)."""
     from ..cache import AnalysisCache, content_key
 
     path = Path(path)
+    backend = landmark_backend(landmarks, models_dir=models_dir)
     rate, _ = _expected_frames(path, fps)
-    return AnalysisCache(cache_dir).load(content_key(path), _cache_name(rate), FaceTrack.load)
+    return AnalysisCache(cache_dir).load(content_key(path), _cache_name(rate, backend.tag), FaceTrack.load)

@@ -5,6 +5,8 @@ hop; `at_frames` resamples a hop series to video frame times.
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 ANALYSIS_RATE = 16000
@@ -27,13 +29,27 @@ def power_spectrum(samples: np.ndarray, rate: int = ANALYSIS_RATE) -> tuple[np.n
     hop = int(round(HOP_S * rate))
     hops = max(1, int(np.ceil(len(x) / hop)))
     padded = np.concatenate([np.zeros(n // 2), x, np.zeros(n)])
-    window = np.hanning(n)
     spec = np.empty((hops, n // 2 + 1))
     for a in range(0, hops, CHUNK_HOPS):
         b = min(hops, a + CHUNK_HOPS)
-        idx = np.arange(a, b)[:, None] * hop + np.arange(n)[None, :]
-        spec[a:b] = np.abs(np.fft.rfft(padded[idx] * window, axis=1)) ** 2 / n
+        spec[a:b] = frame_power(padded[a * hop:(b - 1) * hop + n], n, hop)
     return spec, np.fft.rfftfreq(n, 1.0 / rate)
+
+
+@lru_cache(maxsize=4)
+def _hann(n: int) -> np.ndarray:
+    """The symmetric Hann window of n samples (np.hanning), read-only."""
+    window = np.hanning(n)
+    window.flags.writeable = False
+    return window
+
+
+def frame_power(segment: np.ndarray, n: int, hop: int) -> np.ndarray:
+    """(frames, n // 2 + 1) |rfft|^2 / n of the symmetric-Hann-windowed n-sample frames every `hop` samples."""
+    import librosa  # imported on first use: librosa's own imports take seconds
+
+    stft = librosa.stft(segment, n_fft=n, hop_length=hop, window=_hann(n), center=False)
+    return np.abs(stft.T) ** 2 / n
 
 
 def band_db(spec: np.ndarray, freqs: np.ndarray, band: tuple[float, float] = SPEECH_BAND_HZ) -> np.ndarray:
@@ -70,17 +86,21 @@ def voice_activity(db: np.ndarray) -> np.ndarray:
 
 
 def mel_filterbank(freqs: np.ndarray, n_mels: int = 40, fmin: float = 60.0, fmax: float = 7600.0) -> np.ndarray:
-    """(n_mels, bins) triangular filters evenly spaced on the mel scale."""
-    def mel(f: np.ndarray | float) -> np.ndarray:
-        return 2595.0 * np.log10(1.0 + np.asarray(f, np.float64) / 700.0)
+    """(n_mels, bins) unnormalised triangular filters evenly spaced on the HTK mel scale, for rfft bins `freqs`."""
+    n_fft, rate = 2 * (len(freqs) - 1), 2.0 * float(freqs[-1]) if len(freqs) > 1 else 0.0
+    if rate <= 0 or not np.allclose(freqs, np.fft.rfftfreq(n_fft, 1.0 / rate)):
+        raise ValueError("freqs must be the bin frequencies of an even-length rfft (np.fft.rfftfreq)")
+    return _htk_mel_bank(rate, n_fft, n_mels, float(fmin), float(fmax))
 
-    edges_hz = 700.0 * (10 ** (np.linspace(mel(fmin), mel(fmax), n_mels + 2) / 2595.0) - 1.0)
-    bank = np.zeros((n_mels, len(freqs)))
-    for m in range(n_mels):
-        lo, mid, hi = edges_hz[m:m + 3]
-        rise = (freqs - lo) / max(mid - lo, 1e-6)
-        fall = (hi - freqs) / max(hi - mid, 1e-6)
-        bank[m] = np.clip(np.minimum(rise, fall), 0.0, None)
+
+@lru_cache(maxsize=8)
+def _htk_mel_bank(rate: float, n_fft: int, n_mels: int, fmin: float, fmax: float) -> np.ndarray:
+    """librosa's HTK-scale, unnormalised mel filterbank in float64, read-only (built once per shape)."""
+    import librosa
+
+    bank = librosa.filters.mel(sr=rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=True, norm=None,
+                               dtype=np.float64)
+    bank.flags.writeable = False
     return bank
 
 
@@ -100,3 +120,14 @@ def at_frames(series: np.ndarray, fps: float, n_frames: int) -> np.ndarray:
     lo = np.minimum(lo, hi - 1).clip(0)
     count = (hi - lo).reshape(-1, *([1] * (s.ndim - 1))).clip(1)
     return (csum[hi] - csum[lo]) / count
+
+
+GATE_RAMP_S = 0.06  # the mouth closes within this after speech stops (and opens as fast)
+
+
+def voice_gate(activity: np.ndarray) -> np.ndarray:
+    """Voice activity as a 0..1 gate with GATE_RAMP_S ramps."""
+    k = max(1, int(round(GATE_RAMP_S / HOP_S)))
+    a = activity.astype(np.float64)
+    kernel = np.ones(k) / k
+    return np.clip(np.convolve(a, kernel, mode="same"), 0.0, 1.0)

@@ -1,6 +1,6 @@
 """The audio front ends: speech samples in, per-frame mouth targets out.
 
-Candidates (compared by `python -m engine frontends`, see the README's table):
+Candidates (compared by `python -m measure frontends`, see the README's table):
 - `loudness`: opening follows speech-band loudness; the trivial rule.
 - `phones`: PocketSphinx phones mapped to mouth targets with coarticulation (`visemes`).
 - `phones+loudness`: the same, opening scaled by loudness (a louder vowel opens wider).
@@ -19,15 +19,14 @@ from collections.abc import Callable
 import numpy as np
 
 from .curves import MouthCurves, PresenterSample
-from .features import (ANALYSIS_RATE, HOP_S, at_frames, band_db, log_mel, power_spectrum, relative_loudness,
-                       voice_activity)
+from .features import (ANALYSIS_RATE, at_frames, band_db, log_mel, power_spectrum, relative_loudness,
+                       voice_activity, voice_gate)
 from .phones import recognise_phones
 from .ridge import fit_ridge, stack_context
 from .visemes import phone_curves, phone_weights
 
 MIN_FIT_S = 6.0  # a presenter fit needs at least this much of the template's own speech
 CONTEXT = (6, 6)  # frames of context before and after, for the fitted maps
-GATE_RAMP_S = 0.06  # the mouth closes within this after speech stops (and opens as fast)
 WIDTH_Z_SPAN = 2.0  # a predicted width this many standard deviations from the speaker's is the extreme (+-1)
 
 
@@ -90,14 +89,6 @@ class Analysis:
         return m - m.mean(axis=0, keepdims=True)
 
 
-def _gate(activity: np.ndarray) -> np.ndarray:
-    """Voice activity as a 0..1 gate with GATE_RAMP_S ramps."""
-    k = max(1, int(round(GATE_RAMP_S / HOP_S)))
-    a = activity.astype(np.float64)
-    kernel = np.ones(k) / k
-    return np.clip(np.convolve(a, kernel, mode="same"), 0.0, 1.0)
-
-
 def _hops(series: np.ndarray, hops: int) -> np.ndarray:
     """Cut or edge-pad a per-hop series to `hops` rows."""
     if len(series) >= hops:
@@ -110,7 +101,7 @@ def _curves(open_hops: np.ndarray, width_hops: np.ndarray, round_hops: np.ndarra
             fps: float, n_frames: int) -> MouthCurves:
     act = a.activity()
     hops = len(act)
-    gate = _gate(act)
+    gate = voice_gate(act)
     opening = at_frames(np.clip(_hops(open_hops, hops), 0, None) * gate, fps, n_frames)
     width = at_frames(_hops(width_hops, hops) * gate, fps, n_frames)
     rnd = at_frames(_hops(round_hops, hops) * gate, fps, n_frames)
@@ -161,7 +152,7 @@ def _fit(features: Callable[[Analysis], np.ndarray], fallback: Callable[..., Mou
         x = stack_context(at_frames(features(a), fps, n), *CONTEXT)
         opening = np.clip(model.predict(x) / scale, 0.0, 1.5)
         base = _phones(a, fps, n, presenter)
-        gate = at_frames(_gate(a.activity()), fps, n)
+        gate = at_frames(voice_gate(a.activity()), fps, n)
         return MouthCurves(fps, opening * gate, base.width, base.round, base.speech)
 
     return run
@@ -191,7 +182,7 @@ def model_curves(model: object, outputs: tuple[np.ndarray, np.ndarray, np.ndarra
                  rounding: np.ndarray, fps: float, n: int) -> MouthCurves:
     """MouthCurves from a mouth model's per-frame (opening, width z, shape) and the per-hop voice activity."""
     rel, width_z, shape = outputs
-    gate = at_frames(_gate(activity), fps, n)
+    gate = at_frames(voice_gate(activity), fps, n)
     return MouthCurves(fps, np.clip(rel, 0.0, 1.5) * gate, np.clip(width_z / WIDTH_Z_SPAN, -1.0, 1.0) * gate,
                        rounding, speech_frames(activity, fps, n), shape=shape * gate[:, None],
                        shape_basis=np.asarray(model.shape_basis))  # type: ignore[attr-defined]

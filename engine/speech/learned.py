@@ -11,7 +11,7 @@ learns how mouths follow speech in general, not one presenter's size), and the m
 the scores of a few principal components of the 20 mouth landmarks in the canonical face frame,
 each centred on the speaker's own mean mouth (the components: opening, spreading against
 rounding, jaw and lip asymmetries). The map is a ridge regression fitted on the public talking
-clips (`python -m engine train-mouth`, which chooses its penalty by leave-one-speaker-out
+clips (`python -m measure train-mouth`, which chooses its penalty by leave-one-speaker-out
 validation); its weights are a small JSON file, `mouth_model.json`, read with NumPy alone.
 """
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import EngineError
-from .features import at_frames
+from .features import at_frames, voice_gate
 from .ridge import fit_penalised, stack_context
 
 MODEL_SCHEMA = 2
@@ -62,11 +62,9 @@ def _uses(feature_set: str) -> tuple[bool, bool]:
 def hop_features(a, feature_set: str = "all") -> np.ndarray:  # noqa: ANN001 - frontend.Analysis
     """(hops, features) per-hop features of an Analysis: loudness, gate and log-mel, then the
     formants, then the English phone targets and classes, as the feature set asks."""
-    from .frontend import _gate
-
     formants, phones = _uses(feature_set)
     loud = a.loudness()
-    gate = _gate(a.activity())
+    gate = voice_gate(a.activity())
     mel = a.mel()
     parts = [loud, gate, mel[:, ::2] / 5.0]
     if formants:
@@ -147,7 +145,7 @@ class MouthModel:
         if x.ndim != 2 or x.shape[1] != len(self.mean):
             raise MouthModelMissing(f"this mouth model takes {len(self.mean)} inputs, its feature set "
                                     f"{self.feature_set!r} gives {x.shape[-1]}; retrain it with "
-                                    "'python -m engine train-mouth'")
+                                    "'python -m measure train-mouth'")
 
     def curves(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(opening mapped so 0 is the training's closed mouth and 1 its wide-open one, width z,
@@ -175,12 +173,12 @@ class MouthModel:
         if (model.schema != MODEL_SCHEMA or model.feature_version != FEATURE_VERSION
                 or model.feature_set not in FEATURE_SETS):
             raise MouthModelMissing(f"the mouth model {path} is for another version of LipSpool; "
-                                    "retrain it with 'python -m engine train-mouth'")
+                                    "retrain it with 'python -m measure train-mouth'")
         try:
             model._check_shapes()
         except (ValueError, TypeError) as exc:
             raise MouthModelMissing(f"the mouth model {path} is damaged: {exc}; reinstall LipSpool or retrain it "
-                                    "with 'python -m engine train-mouth'") from exc
+                                    "with 'python -m measure train-mouth'") from exc
         return model
 
     def _check_shapes(self) -> None:

@@ -22,7 +22,7 @@ ARRAY_BLOCK = 4096  # samples per block when a source is an array already in mem
 
 def file_source(path: str | os.PathLike[str]) -> SampleSource:
     """The first audio track of a media file, decoded and resampled to mono ANALYSIS_RATE per pass."""
-    from ..media_audio import iter_audio_frames
+    from ..media.audio import iter_audio_frames
 
     def blocks() -> Iterator[np.ndarray]:
         for frame in iter_audio_frames(path, ANALYSIS_RATE, "mono", "fltp"):

@@ -40,11 +40,11 @@ from collections.abc import Callable
 import numpy as np
 
 from .curves import MouthCurves
-from .features import ANALYSIS_RATE, at_frames, band_db, log_mel, relative_loudness, voice_activity
+from .features import ANALYSIS_RATE, at_frames, band_db, log_mel, relative_loudness, voice_activity, voice_gate
 from .formants import MIN_VOICED_HOPS, normalise_rows, voiced_logs
 from .formants_stream import CHUNK_S, MARGIN_S, streamed_formant_tracks
 from .frame_means import FrameMeans
-from .frontend import _gate, model_curves
+from .frontend import model_curves
 from .learned import CONTEXT, FEATURE_SETS, FORMANT_FEATURE_SETS, PHONE_FEATURE_SETS, default_model
 from .phones_stream import CHUNK_S as PHONE_CHUNK_S
 from .phones_stream import MARGIN_S as PHONE_MARGIN_S
@@ -106,7 +106,7 @@ def predict_mouth_streamed(source: SampleSource, fps: float, n_frames: int, mode
         blocks = PhoneBlocks(segments, stats.n / ANALYSIS_RATE)
     tracks = streamed_formant_tracks(source, stats, len(db), chunk_s, margin_s) if formants else None
     report(after_formants)
-    loud, gate = relative_loudness(db), _gate(activity)
+    loud, gate = relative_loudness(db), voice_gate(activity)
     mel, formant_frames, phone_frames, rounding = _feature_pass(source, mel_mean, tracks, blocks, loud, gate,
                                                                fps, n_frames)
     parts = [at_frames(loud, fps, n_frames), at_frames(gate, fps, n_frames), mel]

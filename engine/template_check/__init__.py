@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import EngineError, MediaError
-from ..media_errors import describe
+from ..media.errors import describe
 from .mouths import USABLE_FOR_SPEECH, MouthClass, classify_mouths
 from .report import SUMMARY, TemplateReport, Verdict, figures_of, judge
 
@@ -54,7 +54,7 @@ def _unreadable(path: Path, reason: str, hint: str = REEXPORT) -> UnreadableTemp
 
 def _probe(path: Path):  # noqa: ANN202 - MediaInfo
     """probe() the presenter file, with UnreadableTemplate for anything that is not a readable picture."""
-    from ..media_probe import probe
+    from ..media.probe import probe
 
     if not path.exists():
         raise _unreadable(path, "file not found", "check the path")

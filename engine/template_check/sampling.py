@@ -22,8 +22,8 @@ from av.video.reformatter import VideoReformatter
 from ..faces.landmarks import N_POINTS, LandmarkDetector
 from ..faces.scenecut import CutDetector
 from ..faces.tracker import FaceTracker, TrackerSettings
-from ..media_probe import MediaInfo, _is_image, decoded_frames, first_stream, reading, rotation_of
-from ..media_read import turn
+from ..media.probe import MediaInfo, _is_image, decoded_frames, first_stream, reading, rotation_of
+from ..media.read import turn
 
 log = logging.getLogger(__name__)
 

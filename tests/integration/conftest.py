@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.testmedia import make_test_audio, make_test_video
+from engine.testing.media import make_test_audio, make_test_video
 from spool_helpers import DaemonProcess
 from spooler.config import Layout
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import av
 import pytest
 
-from engine.testmedia import make_corrupt_file
+from engine.testing.media import make_corrupt_file
 from spool_helpers import copy_into, finished, run_cli, status, submit, wait_for
 from spooler import protocol
 from spooler.records import ItemState, JobState
@@ -311,7 +311,7 @@ def test_one_batch_job_spreads_over_two_daemons_each_item_exactly_once(root, lay
 def test_default_backend_lip_syncs_a_face_and_fails_a_faceless_item(root, layout, media, daemons) -> None:
     """A job with no options uses `rewrite`: the presenter renders, a video without a face fails
     with a reason naming the file, and the job ends done-with-failures with the output kept."""
-    from engine.evaluate.synthetic import make_talking_clip
+    from measure.evaluate.synthetic import make_talking_clip
 
     faceless = copy_into(root, media["tiny"], "nobody.mp4")
     presenter = make_talking_clip(root / "media" / "presenter.mp4", seconds=2.0).path

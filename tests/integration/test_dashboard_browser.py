@@ -106,7 +106,7 @@ def _go(page, label: str) -> None:
 def test_batch_upload_progress_history_zip_cancel_reload(root, layout, media, daemons, dashboard, page, tmp_path):
     from playwright.sync_api import expect
 
-    from engine.evaluate.synthetic import make_talking_clip
+    from measure.evaluate.synthetic import make_talking_clip
 
     presenters = [make_talking_clip(tmp_path / f"讲师{i}.mp4", seconds=2.0, seed=i).path for i in range(3)]
     daemons()
@@ -161,7 +161,7 @@ def test_batch_upload_progress_history_zip_cancel_reload(root, layout, media, da
             assert sum(1 for _ in c.decode(video=0)) > 10
 
     # a long job (3 minutes of speech), cancelled from the progress page while it runs
-    from engine.testmedia import make_test_audio
+    from engine.testing.media import make_test_audio
 
     long_audio = copy_into(root, make_test_audio(tmp_path / "long.wav", seconds=180.0))
     long_job = protocol.make_job(str(long_audio), [str(copy_into(root, presenters[0]))], name="要取消的任务")
@@ -188,7 +188,7 @@ def test_password_english_single_mode_play_and_download(root, layout, media, dae
                                                         tmp_path):
     from playwright.sync_api import expect
 
-    from engine.evaluate.synthetic import make_talking_clip
+    from measure.evaluate.synthetic import make_talking_clip
 
     presenter = make_talking_clip(tmp_path / "presenter one.mp4", seconds=2.0, seed=7).path
     url = start_dashboard(password="lan 口令 42")
@@ -248,7 +248,7 @@ def test_markup_in_a_job_name_shows_as_plain_text(root, layout, start_dashboard,
     """A job name that is Markdown for an outside image shows as its literal text, loads nothing."""
     from playwright.sync_api import expect
 
-    from spooler.testjobs import write_finished_job
+    from spooler.testing import write_finished_job
 
     write_finished_job(layout, ["v0.mp4"], name=MARKUP_NAME)
     protocol.submit(layout, protocol.make_job(str(root / "a.wav"), [str(root / "v1.mp4")], name=MARKUP_NAME))

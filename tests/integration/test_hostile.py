@@ -8,7 +8,7 @@ import os
 import time
 from pathlib import Path
 
-from engine.testmedia import black_png
+from engine.testing.media import black_png
 from spool_helpers import copy_into, finished, run_cli, submit, wait_for
 from spooler import protocol
 from spooler.records import ItemState, JobState

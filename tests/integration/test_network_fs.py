@@ -9,7 +9,7 @@ from datetime import datetime
 
 import pytest
 
-from engine.testmedia import make_test_audio
+from engine.testing.media import make_test_audio
 from netfs import LoopbackSshd, NetworkHost, missing_tools
 from spool_helpers import copy_into, finished, status, submit, wait_for
 from spooler import protocol

@@ -23,7 +23,7 @@ def _worker(layout):
 
 
 def test_wav2lip_jobs_from_the_shell_with_a_checkpoint_in_models(root, layout, media, daemons, tmp_path) -> None:
-    from engine.evaluate.synthetic import make_talking_clip
+    from measure.evaluate.synthetic import make_talking_clip
 
     save_official(layout.models / "wav2lip.pth", random_weights(seed=2))
     torch.save({"state_dict": {"module.foo.weight": torch.zeros(2, 2)}}, layout.models / "other_model.pth")

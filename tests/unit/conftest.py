@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.evaluate.synthetic import SyntheticClip, make_talking_clip
+from measure.evaluate.synthetic import SyntheticClip, make_talking_clip
 
 
 @pytest.fixture(scope="module")

@@ -13,12 +13,12 @@ import pytest
 import engine
 from engine.composite import lower_face_mask, psnr
 from engine.errors import EngineError, InvalidOptions
-from engine.evaluate.synthetic import base_face, make_talking_clip
+from measure.evaluate.synthetic import base_face, make_talking_clip
 from engine.faces import detect_faces
-from engine.faces.testclips import write_clip
-from engine.media_audio import write_wav
-from engine.media_read import iter_frames
-from engine.testmedia import speech_like
+from engine.testing.clips import write_clip
+from engine.media.audio import write_wav
+from engine.media.read import iter_frames
+from engine.testing.media import speech_like
 
 FAST = {"preset": "ultrafast", "crf": 12}
 RATE = 16000
@@ -149,7 +149,7 @@ def test_still_photo_falls_back_to_a_landmark_warp(face_points, tmp_path) -> Non
 
 def test_frames_without_a_face_pass_through(tmp_path) -> None:
     """A presenter who turns away (here: leaves the picture) for a second: those frames stay as they were."""
-    from engine.evaluate.synthetic import open_mouth
+    from measure.evaluate.synthetic import open_mouth
 
     face = base_face()
     pts = detect_faces(face)[0].points
@@ -167,7 +167,7 @@ def test_frames_without_a_face_pass_through(tmp_path) -> None:
 
 
 def test_two_people_in_frame_only_one_mouth_is_rewritten(tmp_path) -> None:
-    from engine.evaluate.synthetic import open_mouth
+    from measure.evaluate.synthetic import open_mouth
 
     face = cv2.resize(base_face(), (240, 240))
     pts = detect_faces(face)[0].points

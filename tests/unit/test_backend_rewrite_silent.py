@@ -11,12 +11,12 @@ import pytest
 import engine
 from engine.backends.rewrite.library import MouthLibrary
 from engine.backends.rewrite.synth import LEVELS, ladder_steps, neutral_entry, synth_mouths
-from engine.evaluate import loudness, metrics
-from engine.evaluate.tracking import track_video
+from measure.evaluate import loudness, metrics
+from measure.evaluate.tracking import track_video
 from engine.faces.canonical import inner_lip_gap, to_canonical_series
-from engine.faces.testclips import moving_face_frames, write_clip
-from engine.media_audio import write_wav
-from engine.testmedia import speech_like
+from engine.testing.clips import moving_face_frames, write_clip
+from engine.media.audio import write_wav
+from engine.testing.media import speech_like
 
 RATE = 16000
 FPS = 25
@@ -95,7 +95,7 @@ def test_a_library_of_large_crops_keeps_fewer_frames_spread_evenly(silent_presen
     and its crops are the frames' own pixels at those places."""
     from engine.backends.rewrite import library
     from engine.faces import track_video as face_track
-    from engine.media_read import iter_frames
+    from engine.media.read import iter_frames
 
     track = face_track(silent_presenter, FPS)
     everything = library.usable_frames(track)

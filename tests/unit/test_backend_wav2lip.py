@@ -16,10 +16,10 @@ from engine.backends.wav2lip import infer  # noqa: E402
 from engine.backends.wav2lip.checkpoint import random_weights, save_official  # noqa: E402
 from engine.composite import lower_face_mask, psnr  # noqa: E402
 from engine.errors import CheckpointError, InvalidOptions  # noqa: E402
-from engine.evaluate.synthetic import base_face, make_talking_clip  # noqa: E402
+from measure.evaluate.synthetic import base_face, make_talking_clip  # noqa: E402
 from engine.faces import detect_faces  # noqa: E402
-from engine.media_read import iter_frames  # noqa: E402
-from engine.testmedia import make_test_audio  # noqa: E402
+from engine.media.read import iter_frames  # noqa: E402
+from engine.testing.media import make_test_audio  # noqa: E402
 
 FAST = {"preset": "ultrafast", "crf": 12}
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from engine.backends import Backend, register, unregister
-from engine.testmedia import make_test_audio, make_test_video
+from engine.testing.media import make_test_audio, make_test_video
 from spooler import protocol
 from spooler.config import Layout
 from spooler.daemon import Daemon, DaemonOptions
@@ -74,7 +74,7 @@ def test_a_crashing_backend_fails_its_item_and_the_daemon_goes_on(tmp_path: Path
 def test_each_item_gets_its_template_check_and_faces_are_tracked_once(tmp_path: Path, restore_signals,
                                                                        monkeypatch) -> None:
     import engine.faces.track as track_mod
-    from engine.evaluate.synthetic import make_talking_clip
+    from measure.evaluate.synthetic import make_talking_clip
 
     layout = Layout(tmp_path / "root").ensure()
     talking = make_talking_clip(layout.root / "talking.mp4", seconds=3.0).path

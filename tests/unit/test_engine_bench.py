@@ -7,13 +7,13 @@ from pathlib import Path
 import av
 import pytest
 
-from engine.bench import markdown, run_bench
-from engine.bench.floor import ffmpeg_floor
-from engine.bench.inputs import closeup_crop, prepare_closeups, scale_clip, scaled_size, trim_speech
-from engine.cli import main
+from measure.bench import markdown, run_bench
+from measure.bench.floor import ffmpeg_floor
+from measure.bench.inputs import closeup_crop, prepare_closeups, scale_clip, scaled_size, trim_speech
+from measure.cli import main
 from engine.errors import EngineError
-from engine.media_probe import audio_duration, probe
-from engine.testmedia import make_test_audio, make_test_video
+from engine.media.probe import audio_duration, probe
+from engine.testing.media import make_test_audio, make_test_video
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +82,7 @@ def test_closeup_crop_stays_inside_a_small_frame():
 
 
 def test_prepare_closeups_cuts_both_orientations_round_the_face(tmp_path):
-    from engine.evaluate.synthetic import make_talking_clip
+    from measure.evaluate.synthetic import make_talking_clip
 
     clip = make_talking_clip(tmp_path / "talk.mp4", seconds=0.4).path
     items = prepare_closeups(clip, [96], tmp_path, clip_seconds=0.2)

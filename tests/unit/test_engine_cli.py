@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from engine.cli import ProgressPrinter, main
-from engine.testmedia import make_corrupt_file, make_test_audio, make_test_video
+from engine.testing.media import make_corrupt_file, make_test_audio, make_test_video
 
 REPO = Path(__file__).resolve().parents[2]
 

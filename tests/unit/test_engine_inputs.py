@@ -10,10 +10,10 @@ import pytest
 from engine import MediaError
 
 from media_render import render  # noqa: E402 - the helper beside this file
-from engine.media_probe import audio_duration, probe
-from engine.media_read import iter_frames
+from engine.media.probe import audio_duration, probe
+from engine.media.read import iter_frames
 from engine.pingpong import pingpong_index
-from engine.testmedia import (
+from engine.testing.media import (
     damage_payload,
     make_empty_wav,
     make_test_audio,

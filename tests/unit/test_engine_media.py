@@ -11,13 +11,13 @@ import pytest
 from PIL import Image
 
 from engine.errors import MediaError
-from engine.media_audio import iter_audio_frames, load_audio
-from engine.media_probe import audio_duration, probe
-from engine.media_read import iter_frames, iter_video_frames, read_frame_at
-from engine.media_write import VideoWriter
+from engine.media.audio import iter_audio_frames, load_audio
+from engine.media.probe import audio_duration, probe
+from engine.media.read import iter_frames, iter_video_frames, read_frame_at
+from engine.media.write import VideoWriter
 from engine.pingpong import FrameSpill, pingpong_frames, pingpong_index, replay_start
 from engine.prefetch import prefetch
-from engine.testmedia import (
+from engine.testing.media import (
     STRIPES,
     make_corrupt_file,
     make_test_audio,
@@ -262,7 +262,7 @@ def test_video_frames_turned_and_full_range_converted(media, tmp_path):
     turned = list(iter_video_frames(media["rot"]))
     assert (turned[0].width, turned[0].height) == (120, 160)
     rgb = list(iter_frames(media["rot"]))
-    from engine.media_read import to_rgb
+    from engine.media.read import to_rgb
 
     assert np.abs(to_rgb(turned[3]).astype(int) - rgb[3]).max() <= 3  # same picture both ways
     mjpeg = make_test_video(tmp_path / "full.mov", seconds=0.2, codec="mjpeg", pix_fmt="yuvj420p", with_audio=False)

@@ -12,12 +12,12 @@ import engine
 from engine import MediaError, RenderCancelled, RenderOptions, UnknownBackendError
 
 from media_render import render  # noqa: E402 - the helper beside this file
-from engine.media_audio import load_audio
-from engine.media_probe import audio_duration, probe
-from engine.media_read import iter_frames
-from engine.testmedia import make_corrupt_file, make_test_audio, make_test_video, numbered_frame, read_frame_number
+from engine.media.audio import load_audio
+from engine.media.probe import audio_duration, probe
+from engine.media.read import iter_frames
+from engine.testing.media import make_corrupt_file, make_test_audio, make_test_video, numbered_frame, read_frame_number
 
-SHARED = Path("/work/shared/media")
+from measure.bench.inputs import SHARED_MEDIA as SHARED  # beside the repository, or LIPSPOOL_SHARED_MEDIA
 FPS = 25
 
 

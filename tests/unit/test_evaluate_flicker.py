@@ -13,18 +13,18 @@ import pytest
 
 pytest.importorskip("dlib")
 
-from engine.evaluate import flicker  # noqa: E402
-from engine.evaluate.clips import ClipSplit, write_av  # noqa: E402
-from engine.evaluate.renderers import BackendRenderer, Renderer, RendererFactory, backend_renderer  # noqa: E402
-from engine.evaluate.report import SUMMARY_FIELDS, ClipReport  # noqa: E402
-from engine.evaluate.run import RunResult, evaluate_clips  # noqa: E402
-from engine.evaluate.synthetic import SyntheticClip, base_face  # noqa: E402
-from engine.evaluate.tracking import (cached_track_video, cached_track_video_with_change,  # noqa: E402
+from measure.evaluate import flicker  # noqa: E402
+from measure.evaluate.clips import ClipSplit, write_av  # noqa: E402
+from measure.evaluate.renderers import BackendRenderer, Renderer, RendererFactory, backend_renderer  # noqa: E402
+from measure.evaluate.report import SUMMARY_FIELDS, ClipReport  # noqa: E402
+from measure.evaluate.run import RunResult, evaluate_clips  # noqa: E402
+from measure.evaluate.synthetic import SyntheticClip, base_face  # noqa: E402
+from measure.evaluate.tracking import (cached_track_video, cached_track_video_with_change,  # noqa: E402
                                       frame_landmarks, track_video_with_change)
 from engine.faces.canonical import apply_affine  # noqa: E402
-from engine.faces.testclips import moving_face_frames, write_clip  # noqa: E402
-from engine.media_audio import load_audio  # noqa: E402
-from engine.media_read import iter_frames  # noqa: E402
+from engine.testing.clips import moving_face_frames, write_clip  # noqa: E402
+from engine.media.audio import load_audio  # noqa: E402
+from engine.media.read import iter_frames  # noqa: E402
 
 FLICKER_FIELDS = ("flicker_out_median", "flicker_out_p90", "flicker_template_median", "flicker_template_p90",
                   "flicker_true_median", "flicker_true_p90", "flicker_ratio_median", "flicker_ratio_p90")
@@ -174,7 +174,7 @@ def test_change_is_cached_beside_the_landmarks(face: tuple[np.ndarray, np.ndarra
     # landmarks cached by an older run (no change series yet): the regions are cut with them
     old_cache = tmp_path / "old"
     cached_track_video(clip, 25.0, old_cache)
-    import engine.evaluate.tracking as tracking
+    import measure.evaluate.tracking as tracking
 
     def no_detection(rgb: np.ndarray) -> np.ndarray:
         raise AssertionError("landmarks were detected again")

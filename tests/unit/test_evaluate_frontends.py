@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from engine.cli import main
-from engine.evaluate.frontends import compare, held_out_models, load_clip, table
-from engine.evaluate.speakers import speaker_group
-from engine.evaluate.synthetic import make_talking_clip
+from measure.cli import main
+from measure.evaluate.frontends import compare, held_out_models, load_clip, table
+from measure.evaluate.speakers import speaker_group
+from measure.evaluate.synthetic import make_talking_clip
 from engine.speech.learned import MouthModel
 
 
@@ -47,7 +47,7 @@ def test_compare_scores_every_front_end(clips, tmp_path) -> None:
 
 
 def test_nested_validation_never_lets_the_held_out_speaker_choose(clips, tmp_path, monkeypatch) -> None:
-    from engine.evaluate import training
+    from measure.evaluate import training
 
     data = [training.prepare(load_clip(c, tmp_path / "lm"), voice=False) for c in clips]
     seen: list[set[str]] = []

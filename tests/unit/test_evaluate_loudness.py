@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.evaluate.loudness import band_energy_db, frame_loudness, silent_frames
-from engine.evaluate.metrics import best_shift_corr
+from measure.evaluate.loudness import band_energy_db, frame_loudness, silent_frames
+from measure.evaluate.metrics import best_shift_corr
 
 RATE, FPS = 16000, 25.0
 

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from engine.evaluate import metrics
+from measure.evaluate import metrics
 from engine.faces.canonical import (ALIGN_POINTS, CANONICAL_68, apply_affine, canonical_transform,
                                        normalise_shape, similarity_fit, to_canonical, to_canonical_series)
 

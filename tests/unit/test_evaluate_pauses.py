@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.evaluate.errors import EvaluationError
-from engine.evaluate.pauses import PauseReport, insert_pauses, pause_figures, quiet_points, speech_frames
-from engine.media_audio import write_wav
-from engine.testmedia import speech_like
+from measure.evaluate.errors import EvaluationError
+from measure.evaluate.pauses import PauseReport, insert_pauses, pause_figures, quiet_points, speech_frames
+from engine.media.audio import write_wav
+from engine.testing.media import speech_like
 
 RATE = 16000
 
@@ -114,7 +114,7 @@ def test_speech_frames_leave_out_pauses_and_silence() -> None:
 def presenter(tmp_path_factory: pytest.TempPathFactory) -> Path:
     pytest.importorskip("dlib")
     pytest.importorskip("dlib")
-    from engine.evaluate.synthetic import make_talking_clip
+    from measure.evaluate.synthetic import make_talking_clip
 
     return make_talking_clip(tmp_path_factory.mktemp("presenter") / "astronaut.mp4", seconds=4.0).path
 
@@ -130,10 +130,10 @@ class LoudnessMouth:
     name = "loudness-mouth"
 
     def __call__(self, template: Path, audio: Path, out: Path) -> None:
-        from engine.evaluate.clips import ClipCut, write_av
-        from engine.evaluate.synthetic import AUDIO_RATE, FRAME_SIZE, base_face, open_mouth
+        from measure.evaluate.clips import ClipCut, write_av
+        from measure.evaluate.synthetic import AUDIO_RATE, FRAME_SIZE, base_face, open_mouth
         from engine.faces import detect_faces
-        from engine.media_audio import load_audio
+        from engine.media.audio import load_audio
 
         fps = 25.0
         sound = load_audio(audio, AUDIO_RATE, mono=True)
@@ -149,7 +149,7 @@ class LoudnessMouth:
 
 @pytest.fixture(scope="module")
 def none_run(presenter: Path, speech: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[PauseReport, Path]:
-    from engine.evaluate.pauses import run_pause_test
+    from measure.evaluate.pauses import run_pause_test
 
     workdir = tmp_path_factory.mktemp("none")
     return run_pause_test(presenter, speech, "none", {"crf": 23}, workdir), workdir
@@ -168,7 +168,7 @@ def test_pause_test_end_to_end_with_the_none_backend(none_run: tuple[PauseReport
 
 def test_pause_test_scores_a_mouth_that_shuts_in_pauses_lower(
         none_run: tuple[PauseReport, Path], presenter: Path, speech: Path, tmp_path: Path) -> None:
-    from engine.evaluate.pauses import run_pause_test
+    from measure.evaluate.pauses import run_pause_test
 
     r = run_pause_test(presenter, speech, LoudnessMouth(), workdir=tmp_path)
     assert r.backend == "loudness-mouth" and r.frames == none_run[0].frames
@@ -181,8 +181,8 @@ def test_pause_test_scores_a_mouth_that_shuts_in_pauses_lower(
 
 def test_cli_writes_a_line_per_video_and_a_summary(speech: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
-    import engine.evaluate.pauses as pauses
-    from engine.cli import main
+    import measure.evaluate.pauses as pauses
+    from measure.cli import main
 
     videos = [tmp_path / f"{name}.mp4" for name in ("a", "b", "c", "bad")]
     for v in videos:
@@ -215,7 +215,7 @@ def test_cli_writes_a_line_per_video_and_a_summary(speech: Path, tmp_path: Path,
 
 def test_cli_refuses_missing_files_and_unknown_backends(speech: Path, tmp_path: Path,
                                                         capsys: pytest.CaptureFixture[str]) -> None:
-    from engine.cli import main
+    from measure.cli import main
 
     assert main(["pausetest", str(tmp_path / "nope.mp4"), "--speech", str(speech), "--backend", "none"]) == 1
     assert "file not found" in capsys.readouterr().err
@@ -226,8 +226,8 @@ def test_cli_refuses_missing_files_and_unknown_backends(speech: Path, tmp_path: 
 
 
 def test_speech_sheet_window_starts_before_the_first_pause_after_speech(tmp_path) -> None:
-    from engine.evaluate.speechsheet import loudness_tile, speech_sheet, window_with_pause
-    from engine.evaluate.synthetic import make_talking_clip
+    from measure.evaluate.speechsheet import loudness_tile, speech_sheet, window_with_pause
+    from measure.evaluate.synthetic import make_talking_clip
 
     silent = np.array([True] * 10 + [False] * 30 + [True] * 20 + [False] * 40)
     assert window_with_pause(silent, 28) == 40 - 28 // 3  # the leading silence is not a pause

@@ -9,7 +9,7 @@ import numpy as np
 from engine.faces import Face, LandmarkDetector, detect_faces
 from engine.faces.scenecut import CutDetector
 from engine.faces.smoothing import fill_gaps, smooth_segment
-from engine.faces.testclips import astronaut, place
+from engine.testing.clips import astronaut, place
 
 
 def test_detect_faces_on_the_astronaut():

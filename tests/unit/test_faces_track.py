@@ -7,8 +7,8 @@ import pytest
 from engine.errors import EngineError, RenderCancelled
 from engine.faces import FaceTrack, NoFaceError, track_video
 from engine.faces.landmarks import LandmarkDetector
-from engine.faces.testclips import astronaut, moving_face_frames, place, write_clip
-from engine.testmedia import make_test_video
+from engine.testing.clips import astronaut, moving_face_frames, place, write_clip
+from engine.testing.media import make_test_video
 
 NOSE = 30
 

@@ -16,10 +16,10 @@ from engine import InvalidOptions, MediaError, RenderOptions
 from engine.errors import AudioTooLong, FrameTooLarge, InputTooLarge
 from engine.limits import (DEFAULT_MAX_AUDIO_S, DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE, InputLimits, active_limits,
                            limits_for, limits_from_env, limits_in_effect, parse_pixels, parse_seconds, parse_side)
-from engine.media_limits import image_header_size
-from engine.media_probe import probe
-from engine.media_read import iter_frames
-from engine.testmedia import black_png, make_test_audio, make_test_video
+from engine.media.limits import image_header_size
+from engine.media.probe import probe
+from engine.media.read import iter_frames
+from engine.testing.media import black_png, make_test_audio, make_test_video
 
 from media_render import render  # noqa: E402 - the helper beside this file
 
@@ -212,7 +212,7 @@ def test_audio_over_the_limit_is_refused_in_one_line(media, tmp_path, monkeypatc
 
 
 def test_audio_whose_header_tells_no_duration_is_refused_once_counted(media, tmp_path, monkeypatch) -> None:
-    import engine.media_probe as media_probe
+    import engine.media.probe as media_probe
 
     monkeypatch.setattr(media_probe, "_stream_duration", lambda stream, container: 0.0)  # no duration in the header
     probe(media["audio"], "audio")  # nothing to judge yet

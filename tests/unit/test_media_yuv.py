@@ -4,7 +4,7 @@ from __future__ import annotations
 import av
 import numpy as np
 
-from engine.media_yuv import align_region, changed_pixels, edit_region, read_region, region_rgb
+from engine.media.yuv import align_region, changed_pixels, edit_region, read_region, region_rgb
 
 
 def _frame(w: int = 64, h: int = 48) -> av.VideoFrame:

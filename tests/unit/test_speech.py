@@ -10,12 +10,12 @@ import pytest
 
 from engine.backends.rewrite.select import SelectionWeights, select_sources, target_shapes
 from engine.speech import FRONT_ENDS, predict_mouth
-from engine.speech.features import HOP_S, at_frames, voice_activity
+from engine.speech.features import HOP_S, at_frames
 from engine.speech.learned import MouthModel, MouthModelMissing, default_model, fit_model
 from engine.speech.phones import PhoneSegment, recognise_phones
 from engine.speech.ridge import fit_ridge, stack_context
 from engine.speech.visemes import phone_curves
-from engine.testmedia import speech_like
+from engine.testing.media import speech_like
 
 RATE = 16000
 
@@ -46,7 +46,7 @@ def test_a_bilabial_between_vowels_closes_the_mouth() -> None:
 
 
 def test_phone_recogniser_returns_ordered_phones_of_speech() -> None:
-    from engine.media_audio import load_audio
+    from engine.media.audio import load_audio
     from pathlib import Path
 
     jfk = Path(__file__).resolve().parents[3] / "shared" / "media" / "whisper_jfk.flac"
@@ -108,7 +108,7 @@ def test_shipped_model_matches_the_features() -> None:
 
 
 def test_shipped_models_never_learned_from_research_only_clips() -> None:
-    from engine.evaluate.speakers import RESEARCH, clip_source
+    from measure.evaluate.speakers import RESEARCH, clip_source
     from engine.speech.learned import SHIPPED_MODELS, shipped_model
 
     for name in SHIPPED_MODELS:

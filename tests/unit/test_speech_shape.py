@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from engine.backends.rewrite.plan import MAX_SHAPE_MOVE, MOUTH, SHAPE_PULL, adjust_shape
 from engine.backends.rewrite.select import select_sources
-from engine.evaluate.speakers import OPEN, RESEARCH, clip_source, speaker_of
+from measure.evaluate.speakers import OPEN, RESEARCH, clip_source, speaker_of
 from engine.faces.canonical import CANONICAL_68
 from engine.speech.formants import formant_features, formant_tracks
 from engine.speech.learned import MouthModel, fit_model, shape_basis
@@ -131,7 +131,7 @@ def test_shape_warp_is_bounded_and_follows_the_face_rotation() -> None:
 def test_the_default_model_never_runs_the_english_phone_recogniser(monkeypatch) -> None:
     from engine.speech import frontend, predict_mouth
     from engine.speech.learned import shipped_model
-    from engine.testmedia import speech_like
+    from engine.testing.media import speech_like
 
     def refuse(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
         raise AssertionError("the phone recogniser ran")
@@ -160,7 +160,7 @@ def _model_json(tmp_path, **changes):  # noqa: ANN001, ANN003, ANN202
 def test_a_model_trained_on_other_inputs_is_refused_before_rendering(tmp_path) -> None:
     from engine.speech import predict_mouth
     from engine.speech.learned import MouthModelMissing
-    from engine.testmedia import speech_like
+    from engine.testing.media import speech_like
 
     rng = np.random.default_rng(2)
     feats = [rng.standard_normal((80, 3)) for _ in range(2)]

@@ -4,7 +4,6 @@ whole-signal computation, and the audio is consumed in bounded pieces."""
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -29,7 +28,7 @@ from engine.speech.visemes import PHONE_CLASSES, PhoneBlocks, phone_curves, phon
 
 from speech_media import vowel  # noqa: E402 - the helper beside this file
 
-SHARED = Path("/work/shared/media")
+from measure.bench.inputs import SHARED_MEDIA as SHARED  # beside the repository, or LIPSPOOL_SHARED_MEDIA
 QUIET_S = phones_stream.QUIET_SEARCH_S
 REAL_SPEECH = ["whisper_jfk.flac", "sadtalker_chinese_news.wav"]
 CURVES = ("open", "width", "round")
@@ -314,7 +313,7 @@ def test_streamed_curves_with_phones_across_phone_chunks_stay_close(speech) -> N
 @pytest.mark.skipif(not SHARED.is_dir(), reason="shared speech recordings not present")
 @pytest.mark.parametrize("name", REAL_SPEECH)
 def test_streamed_curves_equal_the_whole_signal_ones_on_real_speech(name: str) -> None:
-    from engine.media_audio import load_audio
+    from engine.media.audio import load_audio
 
     path = SHARED / name
     samples = load_audio(path, ANALYSIS_RATE)
@@ -329,7 +328,7 @@ def test_streamed_curves_equal_the_whole_signal_ones_on_real_speech(name: str) -
 @pytest.mark.skipif(not SHARED.is_dir(), reason="shared speech recordings not present")
 @pytest.mark.parametrize("name", REAL_SPEECH)
 def test_streamed_curves_with_phones_equal_the_whole_signal_ones_on_real_speech(name: str) -> None:
-    from engine.media_audio import load_audio
+    from engine.media.audio import load_audio
 
     path, en = SHARED / name, shipped_model("en")
     samples = load_audio(path, ANALYSIS_RATE)
@@ -394,8 +393,8 @@ def test_the_rewrite_backend_never_loads_the_whole_audio_for_the_default_front_e
                                                                                   mouth_model) -> None:
     import engine.backends.rewrite as rewrite
     from engine.backends.base import RenderContext
-    from engine.media_audio import write_wav
-    from engine.media_probe import MediaInfo
+    from engine.media.audio import write_wav
+    from engine.media.probe import MediaInfo
     from engine.options import RenderOptions
 
     audio = write_wav(tmp_path / "speech.wav", synthetic_speech()[None, :], ANALYSIS_RATE)

@@ -21,7 +21,7 @@ from engine.template_check import (
     classify_mouths,
 )
 from engine.template_check.report import opening_cycles
-from engine.testmedia import make_corrupt_file, make_test_audio, make_test_video
+from engine.testing.media import make_corrupt_file, make_test_audio, make_test_video
 
 LOWER_LIP = [55, 56, 57, 58, 59, 65, 66, 67]
 LEFT, RIGHT = (48, 60), (54, 64)  # outer and inner corner of each side
@@ -133,8 +133,8 @@ def test_opening_cycles_count_up_and_down_swings_only() -> None:
 def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     import cv2
 
-    from engine.evaluate.synthetic import base_face, make_talking_clip
-    from engine.faces.testclips import write_clip
+    from measure.evaluate.synthetic import base_face, make_talking_clip
+    from engine.testing.clips import write_clip
 
     d = tmp_path_factory.mktemp("template")
     face = base_face()

@@ -13,13 +13,13 @@ from streamlit.testing.v1 import AppTest
 from spooler import protocol
 from spooler.config import layout_for
 from spooler.records import JobState
-from spooler.testjobs import write_finished_job
+from spooler.testing import write_finished_job
 from webui import export, history, jobs
 from webui.i18n import LANGUAGES, TEXT, preferred_language, state_name, text
 from webui.jobs import Upload
 from webui.uploads import safe_name, save_upload, unique_path
 
-from engine.testmedia import make_corrupt_file, make_test_audio, make_test_video
+from engine.testing.media import make_corrupt_file, make_test_audio, make_test_video
 
 DASHBOARD = str(Path(__file__).resolve().parents[2] / "dashboard.py")
 
@@ -100,7 +100,7 @@ def test_a_bad_audio_submits_nothing(layout, media) -> None:
 
 
 def _finished_job(layout, tmp_path, n_items: int, name: str = "", created: str | None = None) -> str:
-    """A job that 'ran' (see spooler.testjobs)."""
+    """A job that 'ran' (see spooler.testing)."""
     return write_finished_job(layout, [f"v{i}.mp4" for i in range(n_items)], name=name, created=created)
 
 
@@ -292,7 +292,7 @@ def presenter_photo(tmp_path_factory) -> Path:
     import cv2
     import numpy as np
 
-    from engine.evaluate.synthetic import base_face
+    from measure.evaluate.synthetic import base_face
 
     path = tmp_path_factory.mktemp("photo") / "lecturer.png"
     cv2.imwrite(str(path), np.ascontiguousarray(base_face()[:, :, ::-1]))

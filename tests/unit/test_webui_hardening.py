@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 
 from spooler import protocol
 from spooler.config import layout_for
-from spooler.testjobs import write_finished_job
+from spooler.testing import write_finished_job
 from webui import export, history, jobs, share, throttle, upload_guard
 from webui.i18n import TEXT
 from spooler.names import INVISIBLE_CATEGORIES

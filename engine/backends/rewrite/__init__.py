@@ -20,8 +20,8 @@ from ...ahead import Ahead
 from ...composite import composite_mouth, composite_mouth_frame, mouth_polygons
 from ...errors import InvalidOptions
 from ...faces import FaceTrack, track_video
-from ...media_audio import load_audio
-from ...media_read import Frame
+from ...media.audio import load_audio
+from ...media.read import Frame
 from ...options import parse_flag
 from ...pingpong import pingpong_index
 from ...prefetch import prefetch

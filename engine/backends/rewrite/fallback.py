@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from ...composite import _composite_crop, _roi
-from ...media_yuv import align_region, edit_region
+from ...media.yuv import align_region, edit_region
 from .shape import face_axes
 
 MAX_GAP = 0.13  # inner-lip gap at full opening, in outer-eye-corner distances

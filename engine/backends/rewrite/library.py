@@ -16,8 +16,8 @@ import numpy as np
 
 from ...composite import _roi
 from ...faces import FaceTrack
-from ...media_read import iter_video_frames
-from ...media_yuv import region_rgb
+from ...media.read import iter_video_frames
+from ...media.yuv import region_rgb
 from ...template_check.mouths import USABLE_FOR_SPEECH, classify_mouths
 from .shape import canonical, head_pose, mouth_shape
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import CheckpointError, InvalidOptions
-from ...media_read import Frame
+from ...media.read import Frame
 from ...options import parse_flag
 from ..base import Backend, ProgressFn, RenderContext
 from .locate import WHERE_FROM, models_dir, resolve_checkpoint, torch_installed

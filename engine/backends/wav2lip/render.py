@@ -8,9 +8,9 @@ import numpy as np
 from ...composite import composite_mouth, composite_mouth_frame, mouth_polygons
 from ...errors import MediaError
 from ...faces import FaceTrack, track_video
-from ...media_audio import load_audio
-from ...media_read import Frame
-from ...media_yuv import align_region, read_region
+from ...media.audio import load_audio
+from ...media.read import Frame
+from ...media.yuv import align_region, read_region
 from ...pingpong import pingpong_index
 from ..base import ProgressFn, RenderContext
 from .audio import SAMPLE_RATE, AudioTooShort, InvalidAudio, mel_chunks, melspectrogram
