@@ -15,18 +15,21 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 
+from engine.backends import option_specs
+from engine.options import USER, OptionSpec
 from spooler import protocol
 from spooler.config import Layout, layout_for
 from spooler.records import JobStatus
-from spooler.states import FINISHED_STATES, ItemState, JobState, WorkerState
-from webui import background, export, history, jobs, share, template_check, throttle, upload_guard
-from webui.choices import FALLBACK_BACKENDS, FRONT_ENDS, NARRATION_MODELS
+from spooler.states import FINISHED_STATES, ItemState, JobState
+from webui import background, export, history, jobs, share, tables, template_check, throttle, upload_guard
 from webui.i18n import LANGUAGE_NAMES, LANGUAGES, preferred_language, state_name, text
 from webui.jobs import Upload
 from webui.plain import code, md, visible
 
+FALLBACK_BACKENDS = ("rewrite", "none")  # offered when no worker has published its list yet
 PASSWORD_ENV = "LIPSPOOL_PASSWORD"
 REFRESH_S = 1.0
 STALE_WORKER_S = 30.0
@@ -105,54 +108,63 @@ def usable_backends(layout: Layout) -> list[str]:
 
 
 def options_form(layout: Layout, lang: str, key: str) -> dict:
-    """Backend and output quality, with one-line help each."""
+    """The render options, one widget per declared option (engine.options): the engine's, then the
+    chosen backend's; advanced ones behind a switch. Only values that differ from the default are kept."""
+    specs = option_specs()
     with st.expander(text(lang, "options")):
-        backend = st.selectbox(text(lang, "backend"), usable_backends(layout), key=f"{key}-backend",
-                               help=text(lang, "backend_help"))
-        crf = st.slider(text(lang, "quality"), 14, 30, 20, key=f"{key}-crf", help=text(lang, "quality_help"))
-        options = {"backend": backend, "crf": int(crf)}
-        if backend == "rewrite":
-            spoken = st.selectbox(text(lang, "narration"), list(NARRATION_MODELS), key=f"{key}-narration",
-                                  index=list(NARRATION_MODELS).index(lang) if lang in NARRATION_MODELS else 0,
-                                  format_func=LANGUAGE_NAMES.get, help=text(lang, "narration_help"))
-            front = st.selectbox(text(lang, "front_end"), FRONT_ENDS, key=f"{key}-front", help=text(lang, "front_end_help"))
-            if front != FRONT_ENDS[0]:
-                options["front_end"] = front
-            else:
-                options["mouth_model"] = NARRATION_MODELS[spoken]
-        elif backend == "wav2lip":
-            options.update(wav2lip_options(layout, lang, key))
+        backend_spec = specs["engine"][0]
+        backend = st.selectbox(backend_spec.label(lang), usable_backends(layout), key=f"{key}-backend",
+                               help=backend_spec.help(lang))
+        shown = [s for s in specs["engine"][1:] + specs.get(backend, []) if s.meta.set_by == USER]
+        advanced = any(s.meta.advanced for s in shown) and st.toggle(text(lang, "advanced"), key=f"{key}-advanced")
+        options: dict = {"backend": backend}
+        for spec in shown:
+            if spec.meta.advanced and not advanced:
+                continue
+            value = option_widget(layout, spec, lang, f"{key}-{spec.name}")
+            if value is not None and value != spec.default:
+                options[spec.name] = value
     return options
 
 
-def wav2lip_options(layout: Layout, lang: str, key: str) -> dict:
-    """The wav2lip backend's own settings: which checkpoint, batch size, half precision."""
-    options: dict = {}
-    names = from_workers(layout, "checkpoints")  # files the daemons found in <root>/models
-    if names:
-        options["checkpoint"] = st.selectbox(text(lang, "checkpoint"), names, key=f"{key}-ckpt",
-                                             format_func=visible, help=text(lang, "checkpoint_help"))
-    batch = st.number_input(text(lang, "batch_size"), 0, 512, 0, key=f"{key}-batch", help=text(lang, "batch_help"))
-    if batch:
-        options["batch_size"] = int(batch)
-    half = st.selectbox(text(lang, "fp16"), ("auto", "true", "false"), key=f"{key}-fp16", help=text(lang, "fp16_help"))
-    if half != "auto":
-        options["fp16"] = half
-    return options
+def option_widget(layout: Layout, spec: OptionSpec, lang: str, key: str) -> object:
+    """The widget for one declared option, and its value (None: nothing to choose here)."""
+    label, tip = spec.label(lang), spec.help(lang)
+    if spec.meta.in_models:  # a file in <root>/models: offer what the daemons found there
+        names = from_workers(layout, "checkpoints")
+        return st.selectbox(label, names, key=key, format_func=visible, help=tip) if names else None
+    choices = list(spec.meta.choices or spec.meta.names)
+    if choices:
+        pick = spec.suggested(lang)
+        return st.selectbox(label, choices, index=choices.index(pick) if pick in choices else 0, key=key,
+                            format_func=lambda v: spec.value_label(v, lang), help=tip)
+    if spec.kind is bool:
+        return st.checkbox(label, value=bool(spec.default), key=key, help=tip)
+    if spec.kind in (int, float) and spec.meta.low is not None and spec.meta.high is not None:
+        low, high = spec.kind(spec.meta.low), spec.kind(spec.meta.high)
+        if spec.kind is int and high - low <= 60:
+            return int(st.slider(label, low, high, spec.kind(spec.default), key=key, help=tip))
+        step = 1 if spec.kind is int else 0.05
+        return spec.kind(st.number_input(label, low, high, spec.kind(spec.default), step=step, key=key, help=tip))
+    typed = st.text_input(label, value=str(spec.default or ""), key=key, help=tip).strip()
+    return spec.convert(typed) if typed else None
 
 
 def worker_banner(layout: Layout, lang: str) -> None:
-    """A warning when no daemon heartbeat is fresh; else the live workers, one line each."""
+    """A warning when no daemon heartbeat is fresh; else the live workers, in a table."""
     alive = [w for w in protocol.list_workers(layout, stale_after_s=STALE_WORKER_S) if w.alive]
     if not alive:
         st.warning(text(lang, "no_worker"))
         return
     with st.expander(text(lang, "workers_live", n=len(alive))):
-        for w in alive:
-            item = f" #{w.info.item_number}" if w.info.item_number else ""
-            doing = f" · {code(w.info.current_job)}{item}" if w.info.current_job else ""
-            st.caption(f"{md(w.info.host)} · {md(w.info.worker_id)} · {md(w.info.device)} · "
-                       f"{state_name(lang, 'running') if w.info.state == WorkerState.BUSY else md(w.info.state.value)}{doing}")
+        st.dataframe(tables.workers_table(tables.workers_frame(alive), lang), hide_index=True, placeholder="",
+                     column_config=column_config(lang, item=st.column_config.NumberColumn(format="%d"),
+                                                 heartbeat_age=st.column_config.NumberColumn(format="%.1f s")))
+
+
+def column_config(lang: str, **configs: object) -> dict:
+    """Streamlit column configurations by column name (webui.tables), keyed by the headers shown in `lang`."""
+    return {tables.label(lang, name): config for name, config in configs.items()}
 
 
 def submit_page(layout: Layout, lang: str, batch: bool) -> None:
@@ -273,8 +285,9 @@ def _eta(seconds: float | None) -> str:
     return time.strftime("%H:%M:%S" if seconds >= 3600 else "%M:%S", time.gmtime(seconds))
 
 
-def job_card(layout: Layout, lang: str, status: JobStatus, position: int | None, key: str) -> None:
-    """One job: overall bar, N / M, the current item, per-item bars, failures, cancel, results."""
+def job_card(layout: Layout, lang: str, status: JobStatus, position: int | None, key: str,
+             link_of: tables.LinkOf | None = None) -> None:
+    """One job: overall bar, N / M, the current item, a table of its items, failures, cancel."""
     title = status.name or status.job_id
     st.markdown(f"**{md(title)}** · {code(status.job_id)} · {state_name(lang, status.state.value)}")
     finished = status.done + status.failed
@@ -286,18 +299,30 @@ def job_card(layout: Layout, lang: str, status: JobStatus, position: int | None,
     if status.eta_s:
         label += " · " + text(lang, "eta", eta=_eta(status.eta_s))
     st.progress(min(1.0, max(0.0, status.progress)), text=label)
+    if status.items:
+        items_table(lang, status, link_of)
     for item in status.items:
-        if item.state.value == "running":
-            where = f" · {md(item.worker.worker_id)}" if item.worker is not None and item.worker.worker_id else ""
-            st.progress(min(1.0, item.progress), text=f"{md(item.name)}{where}: {md(item.stage)} {item.progress:.0%}")
-        elif item.state.value == "failed":
+        if item.state == ItemState.FAILED:
             st.error(f"{md(item.name)}: {md(item.error)}")
-        elif item.state.value == "done" and item.output and Path(item.output).is_file():
-            st.caption(f"✓ {md(item.name)}")
     if status.state not in FINISHED_STATES:
         if st.button(text(lang, "cancel"), key=f"cancel-{key}-{status.job_id}"):
             jobs.cancel(layout, status.job_id)
             st.info(text(lang, "cancel_sent", job=md(status.job_id)))
+
+
+def items_table(lang: str, status: JobStatus, link_of: tables.LinkOf | None) -> None:
+    """A job's items: state, stage, a progress bar and the worker of each (a link to each result with `link_of`)."""
+    cc = st.column_config
+    st.dataframe(tables.progress_table(tables.progress_frame(status), lang, link_of), hide_index=True, placeholder="",
+                 column_config=column_config(lang, item=cc.NumberColumn(format="%d", width="small"),
+                                             progress=cc.ProgressColumn(format="percent", min_value=0.0, max_value=1.0),
+                                             output=cc.LinkColumn(display_text=text(lang, "open"))))
+
+
+def result_link(path: str) -> str | None:
+    """A URL that serves the result file `path` from disk (None when it cannot be served)."""
+    url = share.share(path)
+    return page_base() + url if url else None
 
 
 def job_progress(layout: Layout, lang: str, job_id: str, key: str) -> None:
@@ -308,8 +333,9 @@ def job_progress(layout: Layout, lang: str, job_id: str, key: str) -> None:
         status = protocol.read_status(layout, job_id)
         if status is None:
             return
-        job_card(layout, lang, status, None, key)
-        if status.state in FINISHED_STATES:
+        finished = status.state in FINISHED_STATES  # its results are shared for the players below anyway
+        job_card(layout, lang, status, None, key, result_link if finished else None)
+        if finished:
             for item in status.items:
                 if item.output and Path(item.output).is_file():
                     player(item.output)
@@ -339,56 +365,31 @@ def jobs_page(layout: Layout, lang: str) -> None:
 
 def history_page(layout: Layout, lang: str) -> None:
     """Every item ever run: filter, page, play, download one, ZIP many, delete a job."""
-    import pandas as pd
-
-    rows = history.history(layout)
-    states = sorted({r.state for r in rows})
+    frame = tables.history_frame(history.history(layout))  # read once per page load, then filtered
     left, right = st.columns(2)
-    picked = left.multiselect(text(lang, "filter_state"), states, key="hist-states",
-                              format_func=lambda v: state_name(lang, v), placeholder=text(lang, "all"))
+    picked = left.multiselect(text(lang, "filter_state"), sorted(frame["state"].unique().tolist()),
+                              key="hist-states", format_func=lambda v: state_name(lang, v),
+                              placeholder=text(lang, "all"))
     query = right.text_input(text(lang, "filter_text"), key="hist-query")
-    shown = history.filter_rows(rows, picked, query)
-    if not shown:
+    shown = tables.filter_history(frame, picked, query)
+    if shown.empty:
         st.info(text(lang, "no_results"))
         return
-    pages = history.page_of(shown, 1)[1]
-    page = st.number_input(f"{text(lang, 'page')} (1–{pages})", 1, pages, 1, key="hist-page")
-    rows_page, _ = history.page_of(shown, int(page))
-    unfinished = any(r.state in (ItemState.QUEUED.value, ItemState.RUNNING.value)
-                     for r in rows_page)
-
-    first = [rows_page]  # the first draw shows the rows just read; each redraw reads them again
-
-    @st.fragment(run_every=REFRESH_S if unfinished else None)
-    def table() -> None:  # redrawn by itself while items of the page are still being rendered
-        fresh = first.pop() if first else history.page_of(history.filter_rows(history.history(layout), picked,
-                                                                                query), int(page))[0]
-        frame = pd.DataFrame([{
-            text(lang, "thumbnail"): history.thumbnail_uri(r.thumbnail),
-            text(lang, "name"): visible(r.job_name or r.job_id), text(lang, "presenter"): visible(r.presenter),
-            text(lang, "audio"): visible(r.audio), text(lang, "duration"): round(r.duration_s, 1),
-            text(lang, "state"): state_name(lang, r.state), text(lang, "created"): r.created[:19].replace("T", " "),
-        } for r in fresh])
-        st.dataframe(frame, hide_index=True, use_container_width=True,
-                     column_config={text(lang, "thumbnail"): st.column_config.ImageColumn()})
-
-    table()
-    playable = [r for r in rows_page if r.output]
-    if playable:
-        labels = [visible(f"{r.job_name or r.job_id} · {r.presenter}") for r in playable]
-        choice = st.selectbox(text(lang, "result"), range(len(playable)), format_func=lambda i: labels[i],
-                              key="hist-pick")
-        row = playable[choice]
-        player(row.output)
-        download(row.output, text(lang, "download"), key="hist-dl")
-    job_ids = list(dict.fromkeys(r.job_id for r in shown))
-    job_id = st.selectbox(text(lang, "select_job"), job_ids, key="hist-job", format_func=visible)
-    job_rows = [r for r in rows if r.job_id == job_id and r.output]
-    picked_rows = st.multiselect(text(lang, "pick_items"), job_rows, default=job_rows, key=f"hist-items-{job_id}",
-                                 format_func=lambda r: visible(r.presenter), placeholder=text(lang, "pick_items"))
+    pages = tables.page_count(len(shown))
+    page = int(st.number_input(f"{text(lang, 'page')} (1–{pages})", 1, pages, 1, key="hist-page"))
+    rows_page = tables.page_of(shown, page)[0]
+    history_grid(layout, lang, rows_page, picked, query, page)
+    history_player(lang, rows_page)
+    job_id = st.selectbox(text(lang, "select_job"), shown["job_id"].unique().tolist(), key="hist-job",
+                          format_func=visible)
+    job_rows = frame[(frame["job_id"] == job_id) & (frame["output"] != "")]
+    presenters = dict(zip(job_rows["output"], job_rows["presenter"]))
+    picked_rows = st.multiselect(text(lang, "pick_items"), list(presenters), default=list(presenters),
+                                 key=f"hist-items-{job_id}", format_func=lambda o: visible(presenters[o]),
+                                 placeholder=text(lang, "pick_items"))
     cols = st.columns(2)
     if picked_rows and cols[0].button(text(lang, "zip"), key="hist-zip"):
-        files = [(Path(r.output), Path(r.output).name) for r in picked_rows]
+        files = [(Path(output), Path(output).name) for output in picked_rows]
         st.session_state["hist-zip-path"] = str(zip_on_disk(layout, job_id, files))
     zipped = st.session_state.get("hist-zip-path")
     if zipped and Path(zipped).is_file() and Path(zipped).stem == job_id:
@@ -402,6 +403,38 @@ def history_page(layout: Layout, lang: str) -> None:
             jobs.delete(layout, job_id)
             st.success(text(lang, "deleted", job=md(job_id)))
             st.rerun()
+
+
+def history_grid(layout: Layout, lang: str, rows: pd.DataFrame, states: list[str], query: str,
+                 page: int) -> None:
+    """The page's rows as a table, redrawn by itself while any of them is still queued or running."""
+    first = [rows]  # the first draw shows the rows just read; each redraw reads them again
+
+    @st.fragment(run_every=REFRESH_S if tables.has_unfinished(rows) else None)
+    def table() -> None:
+        fresh = first.pop() if first else tables.page_of(
+            tables.filter_history(tables.history_frame(history.history(layout)), states, query), page)[0]
+        cc = st.column_config
+        with st.container(key="history-table"):  # a name for the page's tests (the workers' table is another)
+            st.dataframe(tables.history_table(fresh, lang), hide_index=True, row_height=48, placeholder="",
+                         column_config=column_config(lang, thumbnail=cc.ImageColumn(width="small"),
+                                                     duration=cc.NumberColumn(format="%.1f s"),
+                                                     created=cc.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss")))
+
+    table()
+
+
+def history_player(lang: str, rows: pd.DataFrame) -> None:
+    """Pick one result of the page's rows to play and download."""
+    playable = rows[rows["output"] != ""]
+    if playable.empty:
+        return
+    outputs = playable["output"].tolist()
+    labels = [visible(f"{name or job} · {presenter}") for name, job, presenter
+              in zip(playable["job_name"], playable["job_id"], playable["presenter"])]
+    choice = st.selectbox(text(lang, "result"), range(len(outputs)), format_func=lambda i: labels[i], key="hist-pick")
+    player(outputs[choice])
+    download(outputs[choice], text(lang, "download"), key="hist-dl")
 
 
 def zip_on_disk(layout: Layout, job_id: str, files: list[tuple[Path, str]]) -> Path:

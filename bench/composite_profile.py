@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO))
 
 from engine.backends.base import RenderContext  # noqa: E402
 from engine.backends.none import NoneBackend  # noqa: E402
-from engine.backends.rewrite import _Job  # noqa: E402
+from engine.backends.rewrite.backend import _Job  # noqa: E402
 from measure.bench.inputs import LANDSCAPE_CLIP, SPEECH, prepare_closeups, trim_speech  # noqa: E402
 from engine.media.color import BT709  # noqa: E402
 from engine.media.probe import audio_duration, probe  # noqa: E402

@@ -184,7 +184,8 @@ def main() -> int:
                 expect(page.get_by_text("Presenter video", exact=True)).to_be_visible(timeout=30_000)
                 start = time.perf_counter()
                 page.get_by_text("History", exact=True).first.click()
-                expect(page.locator("[data-testid='stDataFrame']")).to_contain_text("presenter0.mp4", timeout=60_000)
+                expect(page.locator(".st-key-history-table [data-testid='stDataFrame']")).to_contain_text(
+                    "presenter0.mp4", timeout=60_000)
                 history_s.append(time.perf_counter() - start)
             browser.close()
     finally:

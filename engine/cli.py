@@ -7,10 +7,11 @@ import json
 import logging
 import sys
 import time
-from pathlib import Path
 from typing import TextIO
 
 from .errors import EngineError
+from .option_flags import add_option_flags, options_from_flags
+from .options import DAEMON, OPERATOR, USER
 
 BAR_WIDTH = 28
 
@@ -71,14 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--audio", required=True, help="speech: wav, mp3, m4a, aac, flac, ogg or a video")
     r.add_argument("--video", required=True, help="presenter: mp4, avi, mkv, mov, webm or an image")
     r.add_argument("--out", required=True, help="output .mp4 path (written exactly there)")
-    r.add_argument("--backend", default=None, help="lip-sync backend (default rewrite; see `backends`)")
-    r.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    r.add_argument("--crf", type=int, default=None, help="x264 quality, 18..28 (lower = better)")
-    r.add_argument("--preset", default=None, help="x264 preset, e.g. veryfast, medium")
-    r.add_argument("--cache-dir", default=None, help="reuse per-video analysis (face tracks) kept here")
-    r.add_argument("--checkpoint", default=None, help="wav2lip: the wav2lip.pth / wav2lip_gan.pth file to load")
-    r.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
-                   help="a backend's own option, e.g. batch_size=32 (repeatable)")
+    add_option_flags(r, (USER, DAEMON, OPERATOR))
     p = sub.add_parser("probe", help="print what is in a media file as JSON")
     p.add_argument("file")
     t = sub.add_parser("thumbnail", help="write a JPEG of a frame near 1/3 of a video")
@@ -95,20 +89,15 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _render(args: argparse.Namespace) -> int:
+    from .backends import check_options
     from .errors import InvalidOptions
-    from .options import RenderOptions, parse_option_pairs
     from .rendering import render
 
-    given = {"backend": args.backend, "device": args.device, "crf": args.crf, "preset": args.preset,
-             "cache_dir": args.cache_dir}
-    if args.checkpoint:
-        given["checkpoint"] = str(Path(args.checkpoint).expanduser().resolve())
     try:
-        given.update(parse_option_pairs(args.option))
+        opts = check_options(options_from_flags(args))
     except InvalidOptions as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    opts = RenderOptions.from_dict({k: v for k, v in given.items() if v is not None})  # validated
     printer = ProgressPrinter(sys.stderr)
     try:
         result = render(args.audio, args.video, args.out, opts, printer)

@@ -12,7 +12,7 @@ from typing import Any
 
 import av
 
-from .backends import Backend, RenderContext, get_backend
+from .backends import Backend, RenderContext, backend_options, get_backend
 from .errors import EngineError
 from .limits import limits_for, limits_in_effect
 from .media.audio import aac_output_format, iter_audio_frames
@@ -79,6 +79,7 @@ def render(audio: str | os.PathLike[str], video: str | os.PathLike[str], out: st
 def _render(audio: Path, video: Path, out: Path, opts: RenderOptions, report: ProgressFn) -> RenderResult:
     """render() under its input limits."""
     backend = get_backend(opts.backend)
+    settings = backend_options(opts)  # the backend's own options, checked before any work
     timings: dict[str, float] = {}
     t_start = time.monotonic()
 
@@ -103,10 +104,10 @@ def _render(audio: Path, video: Path, out: Path, opts: RenderOptions, report: Pr
     report("audio", 1.0)
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    scratch = Path(opts.extra.get("scratch_dir") or out.parent)
+    scratch = Path(opts.scratch_dir or out.parent)
     ctx = RenderContext(audio=audio, video=video, video_info=vinfo, audio_duration_s=seconds,
                         fps=vinfo.fps, n_frames=n_frames, width=vinfo.width, height=vinfo.height,
-                        options=opts, scratch_dir=scratch)
+                        options=opts, scratch_dir=scratch, settings=settings)
     log.info("render %s + %s -> %s: %d frames at %.3f fps, %dx%d, backend %s", video.name, audio.name,
              out.name, n_frames, vinfo.fps, vinfo.width, vinfo.height, backend.name)
 

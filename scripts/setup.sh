@@ -4,6 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REQS="${1:-requirements.txt}"
+# tests only: face-alignment (the fan landmark backend's network) goes in without its dependencies,
+# as it asks for opencv-python, which clashes with opencv-python-headless; requirements-dev.txt
+# lists the modules it really imports
+DEV_NO_DEPS="face-alignment==1.5.0"
 
 pick_python() {
     for cand in "${PYTHON:-}" python3.11 python3.12 python3.13 python3; do
@@ -34,9 +38,12 @@ if [ ! -x .venv/bin/python ]; then
 fi
 
 stamp=".venv/.installed-$(basename "$REQS")"
-want="$(cat requirements*.txt | sha256sum | cut -d' ' -f1)"
+want="$( (cat requirements*.txt; echo "$DEV_NO_DEPS") | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     echo "setup: installing $REQS into .venv (ffmpeg comes inside the PyAV wheel)" >&2
     .venv/bin/python -m pip install --quiet --disable-pip-version-check -r "$REQS"
+    if [ "$(basename "$REQS")" = requirements-dev.txt ]; then
+        .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps "$DEV_NO_DEPS"
+    fi
     echo "$want" > "$stamp"
 fi

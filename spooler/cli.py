@@ -8,8 +8,10 @@ import shutil
 import sys
 from pathlib import Path
 
+from engine.backends import check_options
 from engine.errors import InvalidOptions
-from engine.options import RenderOptions
+from engine.option_flags import add_option_flags, options_from_flags
+from engine.options import USER
 
 from . import protocol
 from .config import Layout, allowed_roots, layout_for, resolve_root
@@ -52,11 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--audio", required=True)
     submit.add_argument("--video", required=True, nargs="+")
     submit.add_argument("--name", default="")
-    submit.add_argument("--backend", default=None, help="engine backend (default: the engine's default)")
-    submit.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
-                        help="a backend setting (value parsed as JSON when it can be)")
-    submit.add_argument("--checkpoint", default=None, metavar="PATH",
-                        help="wav2lip: a checkpoint file, or a file name in <root>/models")
+    add_option_flags(submit, (USER,))  # --backend, --crf, each backend's own options, --option KEY=VALUE
     submit.add_argument("--copy", action="store_true", help="copy inputs into results/<job>/inputs/ first")
     submit.add_argument("--allow-root", action="append", default=[], metavar="DIR")
 
@@ -119,33 +117,15 @@ def _worker_argv(args: argparse.Namespace, device: str) -> list[str]:
     return argv
 
 
-def _parse_options(backend: str | None, pairs: list[str]) -> dict:
-    options: dict = {}
-    if backend:
-        options["backend"] = backend
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise protocol.SpoolError(f"--option expects KEY=VALUE, got {pair!r}")
-        try:
-            options[key] = json.loads(value)
-        except json.JSONDecodeError:
-            options[key] = value
-    return options
-
-
 def cmd_submit(args: argparse.Namespace, layout: Layout) -> int:
     job_id = new_job_id()
     sources = [Path(args.audio), *(Path(v) for v in args.video)]
     for src in sources:
         if not src.is_file():
             raise protocol.InvalidJob(f"input file not found: {src}")
-    options = _parse_options(args.backend, args.option)
-    if args.checkpoint:
-        given = Path(args.checkpoint).expanduser()
-        options["checkpoint"] = str(given.resolve()) if given.exists() else args.checkpoint
     try:
-        RenderOptions.from_dict(options)  # light: catches a bad value before anything is written
+        options = options_from_flags(args)
+        check_options(options)  # light: catches a bad value before anything is written
     except InvalidOptions as exc:
         raise protocol.InvalidJob(f"bad options: {exc}") from None
     copied = layout.results / job_id / "inputs" if args.copy else None

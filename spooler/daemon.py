@@ -21,7 +21,7 @@ from . import protocol
 from .config import Layout, allowed_roots
 from .names import is_job_id, one_line, printable
 from .records import ItemStatus, Job, JobState, JobStatus, WorkerInfo, WorkerRef, now_iso
-from .runner import JOB_PATH_OPTIONS, ItemRunner, ItemWriter, Outcome
+from .runner import ItemRunner, ItemWriter, Outcome
 from . import states
 from .states import WorkerState
 
@@ -386,60 +386,49 @@ def fresh_record_id(file_id: str, tag: str) -> str:
     return f"{base}.{tag}-{secrets.token_hex(4)}"
 
 
-DAEMON_FOLDER_OPTIONS = ("cache_dir", "models_dir", "scratch_dir")  # set by the daemon, never by a job
-# input limits are the operator's (LIPSPOOL_MAX_PIXELS, _SIDE, _AUDIO_S in the daemon's environment):
-# a job that could raise its own would undo them
-DAEMON_LIMIT_OPTIONS = ("max_pixels", "max_side", "max_audio_s")
-
-
 def check_job_options(options: dict, layout: Layout, allowed: list[Path]) -> dict:
-    """The job's options, checked: the engine accepts them and knows their backend, folders are the
-    daemon's own, and every file they name is resolved inside the allowed roots (or <root>/models)."""
-    for key in DAEMON_FOLDER_OPTIONS:
-        if key in options:
-            raise protocol.InvalidJob(f'bad options: "{key}" is set by the daemon (it uses the folders under '
+    """The job's options, checked against the declarations: the engine accepts them and knows their
+    backend, folders are the daemon's own and limits the operator's, and every file they name is
+    resolved inside the allowed roots (or <root>/models)."""
+    from engine.backends import option_specs
+    from engine.options import DAEMON, OPERATOR, RenderOptions
+
+    backend = str(options.get("backend") or RenderOptions.backend)
+    specs = [s for owner, items in option_specs().items() if owner in ("engine", backend) for s in items]
+    for spec in specs:
+        if spec.name in options and spec.meta.set_by == DAEMON:
+            raise protocol.InvalidJob(f'bad options: "{spec.name}" is set by the daemon (it uses the folders under '
                                       f"{layout.root}); leave it out of the job")
-    for key in DAEMON_LIMIT_OPTIONS:
-        if key in options:
-            raise protocol.InvalidJob(f'bad options: "{key}" is the daemon\'s limit; its operator sets it with '
-                                      f"LIPSPOOL_{key.upper()} where the daemon runs; leave it out of the job")
+        if spec.name in options and spec.meta.set_by == OPERATOR:
+            raise protocol.InvalidJob(f'bad options: "{spec.name}" is the daemon\'s limit; its operator sets it with '
+                                      f"LIPSPOOL_{spec.name.upper()} where the daemon runs; leave it out of the job")
     checked = dict(options)
-    for key in JOB_PATH_OPTIONS:
-        value = checked.get(key)
-        if value is None or value == "":
+    for spec in specs:
+        value = checked.get(spec.name)
+        if not spec.meta.file or value is None or value == "":
             continue
         if not isinstance(value, str):
-            raise protocol.InvalidJob(f'bad options: "{key}" must be a name or a file path')
-        if key == "mouth_model" and value in _shipped_mouth_models():
+            raise protocol.InvalidJob(f'bad options: "{spec.name}" must be a name or a file path')
+        if value in spec.meta.names:
             continue
-        if key == "checkpoint" and "/" not in value and value not in (".", ".."):
+        if spec.meta.in_models and "/" not in value and value not in (".", ".."):
             if (layout.models / value).is_file():
                 continue
-            raise protocol.InvalidJob(f'bad options: checkpoint "{printable(value)[:200]}" is not a file in '
+            raise protocol.InvalidJob(f'bad options: {spec.name} "{printable(value)[:200]}" is not a file in '
                                       f"{layout.models}")
-        checked[key] = str(protocol.resolve_input(value, layout.spool_dir("new"), [*allowed, layout.models],
-                                                  layout.root))
+        checked[spec.name] = str(protocol.resolve_input(value, layout.spool_dir("new"), [*allowed, layout.models],
+                                                        layout.root))
     check_options(checked)
     return checked
 
 
-def _shipped_mouth_models() -> tuple[str, ...]:
-    try:
-        from engine.speech.learned import SHIPPED_MODELS
-
-        return tuple(SHIPPED_MODELS)
-    except Exception:  # noqa: BLE001 - without the engine's list, only paths are accepted
-        return ()
-
-
 def check_options(options: dict) -> None:
-    """Raise InvalidJob unless the engine accepts these options and knows their backend."""
-    from engine.backends import get_backend
+    """Raise InvalidJob unless the engine accepts these options (its own and the backend's) and knows the backend."""
+    from engine.backends import check_options as engine_check, get_backend
     from engine.errors import EngineError
-    from engine.options import RenderOptions
 
     try:
-        get_backend(RenderOptions.from_dict(options).backend)
+        get_backend(engine_check(options).backend)
     except EngineError as exc:
         raise protocol.InvalidJob(f"bad options: {exc}") from None
 

@@ -21,13 +21,19 @@ from .names import MAX_NAME_BYTES, fit_file_name, one_line, printable, safe_stem
 from .records import ItemState, ItemStatus, ItemTicket, WorkerRef
 from .states import finish_item, requeue_item, start_item
 
+
+def file_options() -> list[str]:
+    """Names of the declared options that name a file the render reads (engine's and every backend's)."""
+    from engine.backends import option_specs
+
+    return sorted({s.name for specs in option_specs().values() for s in specs if s.meta.file})
+
 log = logging.getLogger(__name__)
 
 STATUS_INTERVAL_S = 0.5  # an item's record is rewritten at least this often while rendering
 CANCEL_POLL_S = 0.1
 OWNERSHIP_POLL_S = 2.0
 TEMP_NAME_RESERVE = 16  # bytes a temporary sibling adds to a name ('.' + name + '.<8 random>.tmp')
-JOB_PATH_OPTIONS = ("checkpoint", "mouth_model")  # options naming a file the render reads
 
 
 class StopRequested(Exception):
@@ -183,7 +189,7 @@ class ItemRunner:
             video = self.inputs.open(item.video)
             options = {"device": self.device, **self.ticket.options, "cache_dir": str(self.layout.cache),
                        "models_dir": str(self.layout.models)}  # the daemon's folders; a job may not name its own
-            for key in JOB_PATH_OPTIONS:
+            for key in file_options():
                 value = options.get(key)
                 if isinstance(value, str) and os.path.isabs(value):
                     options[key] = str(self.inputs.open(value))

@@ -7,6 +7,7 @@ through webui.i18n. No Streamlit here: the column configuration lives in dashboa
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Sequence
 
 import pandas as pd
@@ -21,9 +22,6 @@ from .plain import visible
 PAGE_SIZE = 50
 UNFINISHED = (ItemState.QUEUED.value, ItemState.RUNNING.value)
 SEARCHED = ("job_name", "presenter", "audio", "job_id")  # the columns the free-text query looks in
-HISTORY_SHOWN = ("thumbnail", "name", "presenter", "audio", "duration", "state", "created", "output")
-PROGRESS_SHOWN = ("item", "presenter", "state", "stage", "progress", "worker", "output")
-WORKERS_SHOWN = ("host", "worker", "device", "state", "job", "item", "heartbeat_age")
 
 LinkOf = Callable[[str], "str | None"]  # a result file's path -> a URL serving it (None: not served)
 
@@ -90,7 +88,7 @@ def has_unfinished(frame: pd.DataFrame) -> bool:
     return bool(frame["state"].isin(UNFINISHED).any())
 
 
-def history_table(frame: pd.DataFrame, lang: str, link_of: LinkOf | None = None) -> pd.DataFrame:
+def history_table(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
     """What the history table shows of `frame` (one page: each thumbnail is read from disk)."""
     names = [job_name or job_id for job_name, job_id in zip(frame["job_name"], frame["job_id"])]
     shown = pd.DataFrame({
@@ -101,7 +99,7 @@ def history_table(frame: pd.DataFrame, lang: str, link_of: LinkOf | None = None)
         "duration": frame["duration_s"].reset_index(drop=True),
         "state": _states(frame["state"], lang),
         "created": frame["created"].reset_index(drop=True),
-        "output": _links(frame["output"], link_of),
+        "output": pd.Series([visible(os.path.basename(p)) for p in frame["output"]], dtype=str),
     })
     return labelled(shown, lang)
 
@@ -132,7 +130,7 @@ def _item_progress(state: ItemState, progress: float) -> float:
 
 
 def progress_table(frame: pd.DataFrame, lang: str, link_of: LinkOf | None = None) -> pd.DataFrame:
-    """What a job card's item table shows of a `progress_frame`."""
+    """What a job card's item table shows of a `progress_frame`; with `link_of`, a link to each result."""
     shown = pd.DataFrame({
         "item": frame["item"].reset_index(drop=True),
         "presenter": _visible(frame["presenter"]),
@@ -140,8 +138,9 @@ def progress_table(frame: pd.DataFrame, lang: str, link_of: LinkOf | None = None
         "stage": _visible(frame["stage"]),
         "progress": frame["progress"].reset_index(drop=True),
         "worker": _visible(frame["worker"]),
-        "output": _links(frame["output"], link_of),
     })
+    if link_of is not None:  # sharing a file costs: only where the page serves the results anyway
+        shown["output"] = pd.Series([link_of(p) if p else None for p in frame["output"]], dtype=str)  # None: NaN
     return labelled(shown, lang)
 
 
@@ -200,8 +199,3 @@ def _visible(values: pd.Series) -> pd.Series:
 def _states(values: pd.Series, lang: str) -> pd.Series:
     """Each item state named in `lang`."""
     return pd.Series([state_name(lang, v) for v in values], dtype=str)
-
-
-def _links(paths: pd.Series, link_of: LinkOf | None) -> pd.Series:
-    """Each result's URL (None where there is no file or no `link_of`)."""
-    return pd.Series([(link_of(p) if p and link_of else None) for p in paths], dtype=object)

@@ -1,22 +1,77 @@
-"""Backend registry: look lip-sync methods up by name."""
+"""Backend registry: look lip-sync methods, and the options each declares, up by name.
+
+Importing this is light: a backend's code loads when it is first used, while its option
+declaration (a small dataclass, see engine.options) is known from registration on. Everything
+that offers or checks options (the CLIs, the job check, the daemon, the dashboard) asks here.
+"""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import asdict, fields
+from typing import Any
 
-from ..errors import UnknownBackendError
+from ..errors import InvalidOptions, UnknownBackendError
+from ..options import NoOptions, OptionSpec, RenderOptions, declared, parse_declared
 from .base import Backend, ProgressFn, RenderContext
+from .rewrite.options import RewriteOptions
+from .wav2lip.options import Wav2LipOptions
 
 _FACTORIES: dict[str, Callable[[], Backend]] = {}
+_OPTIONS: dict[str, type] = {}
 
 
-def register(name: str, factory: Callable[[], Backend]) -> None:
-    """Make a backend available under `name` (a later registration replaces an earlier one)."""
+def register(name: str, factory: Callable[[], Backend], options: type = NoOptions) -> None:
+    """Make a backend available under `name` with its options declaration (a later registration replaces an earlier one)."""
     _FACTORIES[name] = factory
+    _OPTIONS[name] = options
 
 
 def unregister(name: str) -> None:
     """Remove a backend registered under `name` (no error if absent)."""
     _FACTORIES.pop(name, None)
+    _OPTIONS.pop(name, None)
+
+
+def options_class(name: str) -> type:
+    """The options declaration of backend `name`; UnknownBackendError for an unregistered name."""
+    if name not in _OPTIONS:
+        raise UnknownBackendError(f"unknown backend {name[:80]!r}; available: {', '.join(backend_names()) or 'none'}")
+    return _OPTIONS[name]
+
+
+def option_specs(backend: str | None = None) -> dict[str, list[OptionSpec]]:
+    """Declared options by owner: "engine" (RenderOptions) and each backend (or only `backend`)."""
+    names = backend_names() if backend is None else [backend]
+    return {"engine": declared(RenderOptions), **{n: declared(options_class(n)) for n in names}}
+
+
+def backend_options(options: RenderOptions) -> Any:
+    """The chosen backend's options from `options.extra`, checked against its declaration.
+
+    InvalidOptions names an unknown key with the options the engine and that backend know."""
+    cls = options_class(options.backend)
+    known = {f.name for f in fields(RenderOptions)} - {"extra"}
+    try:
+        return parse_declared(cls, options.extra, f"backend {options.backend}")
+    except InvalidOptions as exc:
+        if "unknown option" not in str(exc):
+            raise
+        own = ", ".join(spec.name for spec in declared(cls)) or "none"
+        key = sorted(k for k in options.extra if k not in {s.name for s in declared(cls)})[0]
+        raise InvalidOptions(f"unknown option {key!r}: the engine's options are {', '.join(sorted(known))}; "
+                             f"backend {options.backend}'s are {own}"[:500]) from None
+
+
+def check_options(data: dict[str, Any] | RenderOptions | None) -> RenderOptions:
+    """A job's or caller's options checked whole (the engine's and the chosen backend's), without loading any backend."""
+    options = data if isinstance(data, RenderOptions) else RenderOptions.from_dict(data)
+    backend_options(options)
+    return options
+
+
+def settings_dict(options: RenderOptions) -> dict[str, Any]:
+    """The backend's options with their defaults filled in, as a dict (for logs and reports)."""
+    return asdict(backend_options(options))
 
 
 def _none() -> Backend:
@@ -30,19 +85,19 @@ def _identity() -> Backend:
 
 
 def _rewrite() -> Backend:
-    from .rewrite import RewriteBackend
+    from .rewrite.backend import RewriteBackend
     return RewriteBackend()
 
 
 def _wav2lip() -> Backend:
-    from .wav2lip import Wav2LipBackend
+    from .wav2lip.backend import Wav2LipBackend
     return Wav2LipBackend()
 
 
 register("none", _none)
 register("identity", _identity)
-register("rewrite", _rewrite)
-register("wav2lip", _wav2lip)
+register("rewrite", _rewrite, RewriteOptions)
+register("wav2lip", _wav2lip, Wav2LipOptions)
 
 
 def backend_names() -> list[str]:
@@ -70,7 +125,7 @@ def get_backend(name: str) -> Backend:
     factory = _FACTORIES.get(name)
     if factory is None:
         names = ", ".join(available_backends()) or "none"
-        raise UnknownBackendError(f"unknown backend '{name}'; available: {names}")
+        raise UnknownBackendError(f"unknown backend {name[:80]!r}; available: {names}")
     backend = factory()
     ok, why = backend.is_available()
     if not ok:
@@ -78,5 +133,6 @@ def get_backend(name: str) -> Backend:
     return backend
 
 
-__all__ = ["Backend", "ProgressFn", "RenderContext", "available_backends", "backend_names",
-           "backend_status", "get_backend", "register", "unregister"]
+__all__ = ["Backend", "ProgressFn", "RenderContext", "available_backends", "backend_names", "backend_options",
+           "backend_status", "check_options", "get_backend", "option_specs", "options_class", "register",
+           "settings_dict", "unregister"]

@@ -5,11 +5,14 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from ..media.probe import MediaInfo
 from ..options import RenderOptions
+
+if TYPE_CHECKING:  # this module stays light: the option declarations are read through it
+    import numpy as np
+
+    from ..media.probe import MediaInfo
 
 ProgressFn = Callable[[str, float], None]
 
@@ -28,6 +31,7 @@ class RenderContext:
     height: int
     options: RenderOptions
     scratch_dir: Path  # a writable folder for temporary files (same file system as the output)
+    settings: Any = None  # the backend's own options (its declaration's dataclass), checked by render()
 
 
 class Backend(ABC):

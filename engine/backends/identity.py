@@ -50,7 +50,8 @@ class IdentityBackend(Backend):
 
     @staticmethod
     def _track(ctx: RenderContext, progress: ProgressFn) -> FaceTrack:
-        return track_video(ctx.video, ctx.fps, progress=progress, cache_dir=ctx.options.cache_dir or None)
+        return track_video(ctx.video, ctx.fps, progress=progress, cache_dir=ctx.options.cache_dir or None,
+                           landmarks=ctx.options.landmarks, models_dir=ctx.options.models_dir or None)
 
     @staticmethod
     def _points(track: FaceTrack, k: int) -> np.ndarray | None:

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from .landmarks import Face, LandmarkDetector, detect_faces
     from .track import FaceTrack, compute_track, track_video
 
-__all__ = ["Face", "FaceModelError", "FaceTrack", "FanWeightsMissing", "LANDMARK_BACKENDS", "LandmarkBackend",
+__all__ = ["LANDMARK_BACKENDS", "Face", "FaceModelError", "FaceTrack", "FanWeightsMissing", "LandmarkBackend",
            "LandmarkDetector", "NoFaceError", "compute_track", "detect_faces", "landmark_backend", "track_video"]
 
 

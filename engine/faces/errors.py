@@ -10,3 +10,7 @@ class NoFaceError(EngineError):
 
 class FaceModelError(EngineError):
     """The landmark model could not be loaded (missing package or damaged model file)."""
+
+
+class FanWeightsMissing(FaceModelError):
+    """The `fan` landmark backend found no 2DFAN4 weights file; the message says which file goes where."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import warnings
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -91,7 +92,9 @@ def load_fan_network(path: str | os.PathLike[str], device: str) -> Any:
         if key not in _networks:
             if is_torchscript(path):
                 try:
-                    net = torch.jit.load(str(path), map_location="cpu")
+                    with warnings.catch_warnings():  # torch 2.13 deprecates TorchScript; loading still works
+                        warnings.simplefilter("ignore", DeprecationWarning)
+                        net = torch.jit.load(str(path), map_location="cpu")
                 except RuntimeError as exc:
                     raise FaceModelError(f"{path.name} cannot be loaded as a TorchScript 2DFAN4 network "
                                          f"({str(exc).splitlines()[0][:160]}); download it again") from exc
@@ -136,7 +139,8 @@ class FanLandmarks:
             raise FaceModelError(f"{self.weights.name} gives output of shape {tuple(out.shape)}, expected "
                                  f"(1, {N_POINTS}, H, W): it is not a 68-point 2D FAN")
         if not np.isfinite(hm).all():
-            raise FaceModelError(f"{self.weights.name} gives non-finite heatmaps: the file is damaged; download it again")
+            raise FaceModelError(f"{self.weights.name} gives non-finite heatmaps: the file is damaged; "
+                                 "download it again")
         return hm
 
     def points_in_box(self, image: np.ndarray, box: Any) -> np.ndarray:

@@ -33,8 +33,8 @@ class CropWindow:
         x0, y0, x1, y1 = (float(v) for v in np.asarray(box, np.float64).reshape(4))
         w, h = max(x1 - x0, 1.0), max(y1 - y0, 1.0)
         cx, cy = (x0 + x1) / 2, (y0 + y1) / 2 - CENTRE_SHIFT * h
-        size = max(MIN_WINDOW, int(math.ceil(WINDOW_UNITS * (w + h) / REFERENCE_SCALE)))
-        return cls(int(math.floor(cx - size / 2)), int(math.floor(cy - size / 2)), size)
+        size = max(MIN_WINDOW, math.ceil(WINDOW_UNITS * (w + h) / REFERENCE_SCALE))
+        return cls(math.floor(cx - size / 2), math.floor(cy - size / 2), size)
 
     def cut(self, rgb: np.ndarray) -> np.ndarray:
         """The window's pixels as an INPUT_SIZE x INPUT_SIZE x 3 uint8 image (black outside the frame)."""

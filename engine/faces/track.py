@@ -200,7 +200,7 @@ def _cache_name(rate: float, landmarks_tag: str = DLIB_TAG) -> str:
 def cached_track(path: str | os.PathLike[str], cache_dir: str | os.PathLike[str], fps: float | None = None,
                  landmarks: str | LandmarkBackend = DEFAULT_LANDMARKS,
                  models_dir: str | os.PathLike[str] | None = None) -> FaceTrack | None:
-    """The track `track_video(path, fps, cache_dir=cache_dir, landmarks=...)` stored earlier, or None (nothing is computed)."""
+    """The track `track_video(path, fps, cache_dir=cache_dir, landmarks=...)` stored earlier, or None (no work)."""
     from ..cache import AnalysisCache, content_key
 
     path = Path(path)

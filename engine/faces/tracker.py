@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 
 from .geometry import BoxModel, box_center, box_size, iou
+from .landmark_backends import DlibLandmarks, LandmarkBackend
 from .landmarks import THOROUGH_WIDTH, LandmarkDetector
 
 log = logging.getLogger(__name__)
@@ -39,10 +40,16 @@ class Step:
 
 
 class FaceTracker:
-    """Follows the chosen face through a shot; call `step` once per frame, `cut` on a new shot."""
+    """Follows the chosen face through a shot; call `step` once per frame, `cut` on a new shot.
 
-    def __init__(self, detector: LandmarkDetector, fps: float, settings: TrackerSettings | None = None) -> None:
+    Boxes come from `detector` (dlib's HOG); the landmarks in them from `landmarks` (default: dlib's).
+    """
+
+    def __init__(self, detector: LandmarkDetector, fps: float, settings: TrackerSettings | None = None,
+                 landmarks: LandmarkBackend | None = None) -> None:
         self.det = detector
+        self.landmarks = landmarks if landmarks is not None else DlibLandmarks(detector)
+        self._rgb: np.ndarray | None = None  # this frame in colour, for a backend that wants it
         self.fps = float(fps)
         self.cfg = settings or TrackerSettings()
         self.boxes = BoxModel()
@@ -67,7 +74,8 @@ class FaceTracker:
         self.points, self.velocity = None, np.zeros(2)
 
     def _fit(self, gray: np.ndarray, box: np.ndarray) -> np.ndarray:
-        return self.det.landmarks_in_box(gray, box)
+        colour = self.landmarks.colour and self._rgb is not None
+        return self.landmarks.points_in_box(self._rgb if colour else gray, box)
 
     def _start(self, gray: np.ndarray, box: np.ndarray) -> np.ndarray:
         pts = self._fit(gray, box)
@@ -110,8 +118,12 @@ class FaceTracker:
             box = next(b for b, s in found if s >= best - abs(best) * (1 - self.cfg.min_rel_score))
         return Step(box, self._start(gray, box), True)
 
-    def step(self, gray: np.ndarray, frame_index: int) -> Step:
-        """Landmarks of the followed face in this frame, or an empty Step when there is none."""
+    def step(self, gray: np.ndarray, frame_index: int, rgb: np.ndarray | None = None) -> Step:
+        """Landmarks of the followed face in this frame, or an empty Step when there is none.
+
+        Pass the colour frame as `rgb` too when the landmark backend wants colour (FAN does).
+        """
+        self._rgb = rgb
         if self.points is None:
             self.lost_for += 1
             thorough = frame_index % max(1, int(round(self.cfg.thorough_every_s * self.fps))) == 0

@@ -1,10 +1,13 @@
-"""Media I/O in one import: probing, streamed frame/audio reading and the MP4 writer."""
-from __future__ import annotations
+"""Media in and out, one job per module, all on PyAV (FFmpeg inside the wheel):
 
-from .audio import aac_output_format, iter_audio_frames, load_audio
-from .probe import MediaInfo, audio_duration, fps_fraction, probe
-from .read import iter_frames, read_frame_at, to_rgb
-from .write import VideoWriter
+- `probe`: what a file holds (MediaInfo), checked against the input limits from the headers;
+- `read`: decoded frames (RGB arrays or display-oriented YUV frames);
+- `write`: the MP4 writer (H.264 + AAC), written to a temporary name and renamed;
+- `audio`: streamed audio frames, whole-file loading and the AAC output format;
+- `yuv`: reading and rewriting a region of a YUV frame;
+- `color`: the YUV matrices and ranges a frame is converted with;
+- `limits`: the input limits enforced on headers and decoded frames;
+- `errors`: MediaError messages that name the file and say what is wrong.
 
-__all__ = ["MediaInfo", "VideoWriter", "aac_output_format", "audio_duration", "fps_fraction",
-           "iter_audio_frames", "iter_frames", "load_audio", "probe", "read_frame_at", "to_rgb"]
+The package imports none of them, so `engine.media.probe` is always the module.
+"""

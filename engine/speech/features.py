@@ -1,7 +1,8 @@
 """Short-time audio features on a 10 ms hop: speech-band loudness, voice activity and log-mel.
 
 Everything here works on mono float samples at ANALYSIS_RATE (16 kHz) and returns one row per
-hop; `at_frames` resamples a hop series to video frame times.
+hop; `at_frames` resamples a hop series to video frame times. The STFT and the mel filterbank are
+librosa's, imported on first use (its imports take seconds and 150-200 MB).
 """
 from __future__ import annotations
 
@@ -48,6 +49,8 @@ def frame_power(segment: np.ndarray, n: int, hop: int) -> np.ndarray:
     """(frames, n // 2 + 1) |rfft|^2 / n of the symmetric-Hann-windowed n-sample frames every `hop` samples."""
     import librosa  # imported on first use: librosa's own imports take seconds
 
+    if not np.isfinite(segment).all():  # a damaged float file: its NaN/inf samples are heard as silence
+        segment = np.nan_to_num(segment, nan=0.0, posinf=0.0, neginf=0.0)
     stft = librosa.stft(segment, n_fft=n, hop_length=hop, window=_hann(n), center=False)
     return np.abs(stft.T) ** 2 / n
 
@@ -87,7 +90,8 @@ def voice_activity(db: np.ndarray) -> np.ndarray:
 
 def mel_filterbank(freqs: np.ndarray, n_mels: int = 40, fmin: float = 60.0, fmax: float = 7600.0) -> np.ndarray:
     """(n_mels, bins) unnormalised triangular filters evenly spaced on the HTK mel scale, for rfft bins `freqs`."""
-    n_fft, rate = 2 * (len(freqs) - 1), 2.0 * float(freqs[-1]) if len(freqs) > 1 else 0.0
+    n_fft = 2 * (len(freqs) - 1)
+    rate = 2.0 * float(freqs[-1]) if len(freqs) > 1 else 0.0
     if rate <= 0 or not np.allclose(freqs, np.fft.rfftfreq(n_fft, 1.0 / rate)):
         raise ValueError("freqs must be the bin frequencies of an even-length rfft (np.fft.rfftfreq)")
     return _htk_mel_bank(rate, n_fft, n_mels, float(fmin), float(fmax))

@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from . import names
 from .curves import MouthCurves, PresenterSample
 from .features import (ANALYSIS_RATE, at_frames, band_db, log_mel, power_spectrum, relative_loudness,
                        voice_activity, voice_gate)
@@ -196,7 +197,7 @@ FRONT_ENDS: dict[str, Callable[[Analysis, float, int, PresenterSample | None], M
     "phones-fit": _fit(_phone_features, _phones_loudness),
     "mouth-model": _mouth_model,
 }
-DEFAULT_FRONT_END = "mouth-model"
+DEFAULT_FRONT_END = names.DEFAULT_FRONT_END
 
 
 def predict_mouth(samples: np.ndarray, fps: float, n_frames: int, front_end: str = DEFAULT_FRONT_END,

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from .features import ANALYSIS_RATE, CHUNK_HOPS, HOP_S, WINDOW_S
+from .features import ANALYSIS_RATE, CHUNK_HOPS, HOP_S, WINDOW_S, frame_power
 from .samples import SampleReader
 
 HOP = int(round(HOP_S * ANALYSIS_RATE))
@@ -25,7 +25,7 @@ def spectrum_blocks(reader: SampleReader, block_hops: int = CHUNK_HOPS) -> Itera
     Hop k's window is centred on sample k * HOP, zero-padded before the start and after the end,
     exactly as power_spectrum pads the whole signal.
     """
-    half, window = WINDOW // 2, np.hanning(WINDOW)
+    half = WINDOW // 2
     h0, hops = 0, None
     while hops is None or h0 < hops:
         h1 = h0 + block_hops
@@ -34,8 +34,6 @@ def spectrum_blocks(reader: SampleReader, block_hops: int = CHUNK_HOPS) -> Itera
             h1 = min(h1, hops)
             if h0 >= h1:
                 return
-        frames = reader.read(h0 * HOP - half, (h1 - 1) * HOP + WINDOW - half)
-        idx = np.arange(h1 - h0)[:, None] * HOP + np.arange(WINDOW)[None, :]
-        yield h0, np.abs(np.fft.rfft(frames[idx] * window, axis=1)) ** 2 / WINDOW
+        yield h0, frame_power(reader.read(h0 * HOP - half, (h1 - 1) * HOP + WINDOW - half), WINDOW, HOP)
         reader.release(max(0, h1 * HOP - half))
         h0 = h1

@@ -73,7 +73,8 @@ def _probe(path: Path):  # noqa: ANN202 - MediaInfo
 
 
 def check_template(video: str | os.PathLike[str], cache_dir: str | os.PathLike[str] | None = None,
-                   progress: ProgressFn | None = None, full_track: bool = False) -> TemplateReport:
+                   progress: ProgressFn | None = None, full_track: bool = False, landmarks: str = "dlib",
+                   models_dir: str | os.PathLike[str] | None = None) -> TemplateReport:
     """Check one presenter video or photo (see module doc); UnreadableTemplate when it cannot be read.
 
     With `cache_dir`, a cached face track is used when there is one; with `full_track` too, the
@@ -90,11 +91,12 @@ def check_template(video: str | os.PathLike[str], cache_dir: str | os.PathLike[s
         if cache_dir and full_track:
             from ..faces import track_video
 
-            track = track_video(path, info.fps, progress=progress, cache_dir=cache_dir)
+            track = track_video(path, info.fps, progress=progress, cache_dir=cache_dir, landmarks=landmarks,
+                                models_dir=models_dir)
         elif cache_dir:
             from ..faces.track import cached_track
 
-            track = cached_track(path, cache_dir, info.fps)
+            track = cached_track(path, cache_dir, info.fps, landmarks=landmarks, models_dir=models_dir)
     except NoFaceError:
         track = None
         n = max(1, info.n_frames)
@@ -146,7 +148,8 @@ def check_before_render(video: str | os.PathLike[str], options: dict[str, Any] |
 
     opts = RenderOptions.from_dict(options)
     return check_template(video, opts.cache_dir or None, progress,
-                          full_track=bool(opts.cache_dir) and opts.backend not in NO_TRACK_BACKENDS)
+                          full_track=bool(opts.cache_dir) and opts.backend not in NO_TRACK_BACKENDS,
+                          landmarks=opts.landmarks, models_dir=opts.models_dir or None)
 
 
 __all__ = ["MouthClass", "SAMPLE_HZ", "TemplateCheckError", "TemplateReport", "USABLE_FOR_SPEECH",

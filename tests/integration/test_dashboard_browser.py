@@ -27,6 +27,9 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is n
                                                           "installs it where apt-get can)")
 
 
+HISTORY_TABLE = ".st-key-history-table [data-testid='stDataFrame']"  # not the live workers' table
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -135,7 +138,7 @@ def test_batch_upload_progress_history_zip_cancel_reload(root, layout, media, da
     assert status.state == JobState.DONE and status.done == 3
 
     _go(page, "历史记录")
-    table = page.locator("[data-testid='stDataFrame']")
+    table = page.locator(HISTORY_TABLE)
     expect(table).to_be_visible(timeout=30_000)
     for name in ("讲师0.mp4", "讲师1.mp4", "讲师2.mp4"):
         expect(table).to_contain_text(name, timeout=30_000)
@@ -177,7 +180,7 @@ def test_batch_upload_progress_history_zip_cancel_reload(root, layout, media, da
 
     page.reload()
     _go(page, "历史记录")
-    table = page.locator("[data-testid='stDataFrame']")
+    table = page.locator(HISTORY_TABLE)
     for name in ("讲师0.mp4", "讲师2.mp4"):
         expect(table).to_contain_text(name, timeout=30_000)
     expect(table).to_contain_text("已取消", timeout=30_000)
@@ -260,7 +263,7 @@ def test_markup_in_a_job_name_shows_as_plain_text(root, layout, start_dashboard,
     _go(page, "任务进度")
     expect(page.get_by_text(shown, exact=False).first).to_be_visible(timeout=30_000)
     _go(page, "历史记录")
-    table = page.locator("[data-testid='stDataFrame']")
+    table = page.locator(HISTORY_TABLE)
     expect(table).to_contain_text(shown, timeout=30_000)
     _shot(page, "10-markup-name-as-text")
     assert page.locator("img[src*='127.0.0.1:9']").count() == 0 and outside == []
@@ -296,7 +299,7 @@ def test_history_updates_by_itself_when_an_item_finishes(root, layout, start_das
     url = start_dashboard()  # no daemon: the job waits until this test finishes it by hand
     page.goto(url)
     _go(page, "历史记录")
-    table = page.locator("[data-testid='stDataFrame']")
+    table = page.locator(HISTORY_TABLE)
     expect(table).to_contain_text("排队中", timeout=30_000)
     path = protocol.claim(protocol.find_job_file(layout, job.id), layout, "by-hand")
     status = protocol.read_status(layout, job.id)

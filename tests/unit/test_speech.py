@@ -155,3 +155,15 @@ def test_selection_follows_the_targets_and_prefers_real_runs() -> None:
     jumpy = select_sources(targets, np.zeros((60, 3)), shapes, poses, k, SelectionWeights(jump=0.0, jump_shape=0.0,
                                                                                           hold=0.0))
     assert np.abs(shapes[jumpy, 0] - targets[:, 0]).mean() <= np.abs(shapes[path, 0] - targets[:, 0]).mean() + 1e-9
+
+
+def test_samples_that_are_not_numbers_are_heard_as_silence() -> None:
+    """A damaged float file's NaN/inf samples neither crash the front end nor spread past their hops."""
+    from engine.speech.features import power_spectrum
+
+    x = (0.3 * np.sin(2 * np.pi * 200 * np.arange(16000) / 16000)).astype(np.float32)
+    clean, _ = power_spectrum(x)
+    x[8000], x[8001] = np.nan, np.inf
+    damaged, _ = power_spectrum(x)
+    assert np.isfinite(damaged).all()
+    assert np.allclose(damaged[:40], clean[:40]) and np.allclose(damaged[-40:], clean[-40:])

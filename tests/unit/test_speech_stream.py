@@ -391,7 +391,7 @@ def test_the_front_end_reads_the_audio_in_bounded_pieces(monkeypatch, speech) ->
 @pytest.mark.parametrize("mouth_model", [None, "en"])
 def test_the_rewrite_backend_never_loads_the_whole_audio_for_the_default_front_end(monkeypatch, tmp_path,
                                                                                   mouth_model) -> None:
-    import engine.backends.rewrite as rewrite
+    import engine.backends.rewrite.backend as rewrite
     from engine.backends.base import RenderContext
     from engine.media.audio import write_wav
     from engine.media.probe import MediaInfo

@@ -171,6 +171,20 @@ def test_melspectrogram_is_the_official_pipeline_of_the_public_steps() -> None:
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-4)
 
 
+@pytest.mark.parametrize("stft_dtype", [None, np.complex64])  # librosa's default, and librosa 0.7's precision
+def test_melspectrogram_equals_librosa_called_with_the_official_parameters(stft_dtype: type | None) -> None:
+    """The official audio.py's calls on librosa >= 0.10: keyword arguments, and reflect padding asked for."""
+    librosa = pytest.importorskip("librosa")
+    signal = pytest.importorskip("scipy.signal")
+    x = _noise(2.0, seed=8) + np.float32(0.1)  # nonzero at both ends, so the padding mode shows
+    y = signal.lfilter([1, -0.97], [1], x)
+    spec = np.abs(librosa.stft(y=y, n_fft=800, hop_length=200, win_length=800, pad_mode="reflect", dtype=stft_dtype))
+    fb = librosa.filters.mel(sr=16000, n_fft=800, n_mels=80, fmin=55, fmax=7600)
+    np.testing.assert_array_equal(A.mel_filterbank(), fb)
+    np.testing.assert_allclose(A.melspectrogram(x), _normalised(fb @ spec), rtol=0, atol=1e-5)
+    np.testing.assert_allclose(A.stft_magnitude(y), spec, rtol=1e-5, atol=1e-5)
+
+
 # ---------------------------------------------------------------- 4. frame counts, range, errors
 
 
@@ -292,3 +306,19 @@ def test_block_size_does_not_change_values(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(A, "_BLOCK_FRAMES", 7)
     np.testing.assert_allclose(A.stft_magnitude(x), mag, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(A.melspectrogram(x), mel, rtol=0, atol=1e-6)
+
+
+def test_a_stereo_file_is_heard_as_the_average_of_its_channels(tmp_path) -> None:
+    """librosa.load (the official code) averages the channels; FFmpeg's downmix would be 3 dB louder."""
+    pytest.importorskip("torch")
+    from engine.backends.wav2lip.render import official_mono
+    from engine.media.audio import write_wav
+
+    t = np.arange(16000) / 16000.0
+    x = (0.4 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+    mono = official_mono(write_wav(tmp_path / "m.wav", x[None, :], 16000))
+    stereo = official_mono(write_wav(tmp_path / "s.wav", np.stack([x, x]), 16000))
+    half = official_mono(write_wav(tmp_path / "h.wav", np.stack([x, np.zeros_like(x)]), 16000))
+    assert np.max(np.abs(stereo - mono)) < 1e-3
+    assert np.max(np.abs(half - mono / 2)) < 1e-3
+

@@ -14,7 +14,7 @@ from spooler import protocol
 from spooler.config import layout_for
 from spooler.records import JobState
 from spooler.testing import write_finished_job
-from webui import export, history, jobs
+from webui import export, history, jobs, tables
 from webui.i18n import LANGUAGES, TEXT, preferred_language, state_name, text
 from webui.jobs import Upload
 from webui.uploads import safe_name, save_upload, unique_path
@@ -110,11 +110,12 @@ def test_history_lists_items_newest_first_filters_and_pages(layout, tmp_path) ->
     rows = history.history(layout)
     assert [r.job_id for r in rows] == [new] * 3 + [old] * 2
     assert all(r.output and r.thumbnail for r in rows)
-    assert [r.job_id for r in history.filter_rows(rows, query="LECT")] == [new] * 3
-    assert history.filter_rows(rows, states=["failed"]) == []
-    page, pages = history.page_of(rows, 2, size=2)
-    assert pages == 3 and [r.presenter for r in page] == ["v2.mp4", "v0.mp4"]
-    assert history.page_of(rows, 99, size=2)[0] == rows[4:]
+    frame = tables.history_frame(rows)
+    assert list(tables.filter_history(frame, query="LECT")["job_id"]) == [new] * 3
+    assert tables.filter_history(frame, states=["failed"]).empty
+    page, pages = tables.page_of(frame, 2, size=2)
+    assert pages == 3 and list(page["presenter"]) == ["v2.mp4", "v0.mp4"]
+    assert list(tables.page_of(frame, 99, size=2)[0]["job_id"]) == [old]
     assert history.thumbnail_uri(rows[0].thumbnail).startswith("data:image/jpeg;base64,")
     assert history.thumbnail_uri("") == history.thumbnail_uri(str(tmp_path / "gone.jpg")) == history.NO_THUMBNAIL
 
@@ -139,18 +140,6 @@ def test_delete_removes_a_finished_job_and_refuses_a_queued_one(layout, tmp_path
     with pytest.raises(protocol.InvalidJob, match="cancel it first"):
         jobs.delete(layout, queued)
     assert (layout.results / queued).exists()
-
-
-def test_offered_choices_match_the_engine() -> None:
-    from engine.options import DEFAULT_BACKEND
-    from engine.speech import DEFAULT_FRONT_END, FRONT_ENDS
-    from webui import choices
-
-    assert set(choices.FRONT_ENDS) == set(FRONT_ENDS) and choices.FRONT_ENDS[0] == DEFAULT_FRONT_END
-    assert choices.FALLBACK_BACKENDS[0] == DEFAULT_BACKEND
-    from engine.speech.learned import SHIPPED_MODELS
-
-    assert set(choices.NARRATION_MODELS.values()) <= set(SHIPPED_MODELS) and choices.NARRATION_MODELS["zh"] == "default"
 
 
 def test_languages_have_the_same_texts_and_follow_the_browser() -> None:
@@ -278,12 +267,15 @@ def test_wav2lip_settings_show_when_a_worker_can_run_it(layout) -> None:
     at = _app()
     at.selectbox(key="single-backend").set_value("wav2lip").run()
     assert not at.exception, at.exception
-    assert at.selectbox(key="single-ckpt").options == ["wav2lip_gan.pth", "wav2lip.pth"]
+    assert at.selectbox(key="single-checkpoint").options == ["wav2lip_gan.pth", "wav2lip.pth"]
+    with pytest.raises(KeyError):
+        at.selectbox(key="single-fp16")  # an advanced option: behind the switch
+    at.toggle(key="single-advanced").set_value(True).run()
     assert at.selectbox(key="single-fp16").value == "auto"
-    assert at.number_input(key="single-batch").value == 0
+    assert at.number_input(key="single-batch_size").value == 0
     at.selectbox(key="single-backend").set_value("rewrite").run()
     with pytest.raises(KeyError):
-        at.selectbox(key="single-ckpt")  # rewrite has no checkpoint to choose
+        at.selectbox(key="single-checkpoint")  # rewrite has no checkpoint to choose
 
 
 @pytest.fixture(scope="module")

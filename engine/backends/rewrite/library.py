@@ -133,11 +133,11 @@ def cached_library(video: str | os.PathLike[str], track: FaceTrack,
     if not cache_dir:
         return build_library(video, track)
     from ...cache import AnalysisCache, content_key
-    from ...faces.track import TRACKER_VERSION
+    from ...faces.track import track_version
 
     cache = AnalysisCache(cache_dir)
     key = content_key(video)
-    stem = f"mouths-v{LIBRARY_VERSION}-{TRACKER_VERSION}-fps{track.fps:.4f}"
+    stem = f"mouths-v{LIBRARY_VERSION}-{track_version(track.landmarks)}-fps{track.fps:.4f}"  # dlib and fan apart
     crops_name = stem + "-crops.npy"
 
     def save(lib: MouthLibrary, meta_path: Path) -> None:

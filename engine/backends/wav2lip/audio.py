@@ -1,13 +1,13 @@
 """Wav2Lip's audio front end: the mel spectrogram the official model was trained on, and its per-frame chunks.
 
-This is a numpy-only re-implementation (no librosa, scipy or torch) of the official inference path
-(Wav2Lip's audio.py with its hparams, under the librosa 0.7.0 the project pinned):
+The official inference path (Wav2Lip's audio.py with its hparams, under the librosa 0.7.0 the project pinned),
+on librosa's STFT and mel filterbank (imported on first use: librosa's own imports take seconds):
 
 - pre-emphasis 0.97 with zero initial state (y[0] = x[0]), in float64;
 - STFT with n_fft 800, hop 200, a periodic Hann window of 800, centred frames padded by 400 samples on each
-  side in ``reflect`` mode (librosa 0.7's default; librosa >= 0.9 pads with zeros, which changes the first two
-  and last two frames), magnitude (not power);
-- Slaney-scale, Slaney-normalised mel filterbank (80 bands, 55 to 7600 Hz), float32, as librosa.filters.mel;
+  side in ``reflect`` mode (librosa 0.7's default; librosa >= 0.10 pads with zeros unless told
+  ``pad_mode="reflect"``, which changes the first two and last two frames), magnitude (not power);
+- librosa.filters.mel(sr=16000, n_fft=800, n_mels=80, fmin=55, fmax=7600): Slaney scale and normalisation, float32;
 - 20*log10(max(1e-5, mel)) - 20 dB, then symmetric normalisation clipped to [-4, 4] (silence is -4);
 - one 16-frame chunk (200 ms) per video frame starting at int(i * (80 / fps)), the tail chunk past the end.
 
@@ -15,12 +15,13 @@ Where it differs from the official code:
 
 - Resampling. The official code loads with librosa.load(sr=16000), which under librosa 0.7 resamples with resampy's
   kaiser_best; our audio loader resamples with ffmpeg's resampler. 16 kHz input is unaffected; for other rates the
-  samples, and so the mel values, differ slightly (different resampling filters).
+  samples, and so the mel values, differ slightly (different resampling filters). ffmpeg's stays: on 24, 44.1 and
+  48 kHz speech its mel is closer to kaiser_best's than that of librosa's current default (soxr_hq), by about a third.
 - Precision. librosa 0.7 computed the STFT in complex64 and the filterbank product in float32; here both are float64
   (the result is returned as float32). Differences are of the order of float32 rounding.
-- Memory. The STFT is computed in blocks of frames, with pre-emphasis and reflect padding applied per block, so a
-  3-hour track needs no full-length float64 copy and no full (401, T) magnitude array. Block borders do not
-  change any value.
+- Memory. The STFT is computed in blocks of frames, with pre-emphasis and reflect padding applied per block (the
+  same samples librosa.stft's ``center=True, pad_mode="reflect"`` frames), so a 3-hour track needs no full-length
+  float64 copy and no full (401, T) magnitude array. Block borders do not change any value.
 - Errors. Too short audio (fewer than 16 mel frames) raises AudioTooShort instead of building a malformed chunk,
   and non-finite samples raise InvalidAudio before anything is computed.
 """
@@ -70,8 +71,10 @@ def preemphasis(x: np.ndarray) -> np.ndarray:
 
 
 def hann_periodic(n: int = WIN) -> np.ndarray:
-    """The periodic (DFT-even) Hann window 0.5 - 0.5 cos(2 pi k / n), k = 0..n-1, as scipy's get_window('hann')."""
-    return 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n) / n)
+    """The periodic (DFT-even) Hann window 0.5 - 0.5 cos(2 pi k / n), k = 0..n-1: librosa's (scipy's) 'hann'."""
+    import librosa
+
+    return librosa.filters.get_window("hann", n, fftbins=True)
 
 
 def frame_count(n_samples: int) -> int:
@@ -122,13 +125,14 @@ def _magnitude_blocks(x: np.ndarray, emphasise: bool) -> Iterator[tuple[int, np.
         raise AudioTooShort(
             f"the audio has {n} samples; the STFT needs more than {_PAD} (reflect padding of {_PAD} samples)"
         )
+    import librosa
+
     window = hann_periodic(WIN)
     total = frame_count(n)
     for f0 in range(0, total, _BLOCK_FRAMES):
         f1 = min(total, f0 + _BLOCK_FRAMES)
         seg = _padded_segment(x, f0 * HOP, (f1 - 1) * HOP + N_FFT, emphasise)
-        frames = np.lib.stride_tricks.sliding_window_view(seg, N_FFT)[::HOP]
-        yield f0, np.abs(np.fft.rfft(frames * window, axis=1)).T
+        yield f0, np.abs(librosa.stft(seg, n_fft=N_FFT, hop_length=HOP, win_length=WIN, window=window, center=False))
 
 
 def stft_magnitude(y: np.ndarray) -> np.ndarray:
@@ -140,37 +144,11 @@ def stft_magnitude(y: np.ndarray) -> np.ndarray:
     return out
 
 
-_F_SP = 200.0 / 3.0  # Hz per mel in the linear part
-_MIN_LOG_HZ = 1000.0
-_MIN_LOG_MEL = _MIN_LOG_HZ / _F_SP  # 15 up to rounding, computed as librosa does
-_LOGSTEP = math.log(6.4) / 27.0
-
-
-def hz_to_mel(hz: np.ndarray | float) -> np.ndarray:
-    """Slaney mel scale: linear (200/3 Hz per mel) below 1000 Hz, logarithmic (step ln(6.4)/27) above."""
-    f = np.asarray(hz, dtype=np.float64)
-    log = _MIN_LOG_MEL + np.log(np.maximum(f, _MIN_LOG_HZ) / _MIN_LOG_HZ) / _LOGSTEP
-    return np.where(f >= _MIN_LOG_HZ, log, f / _F_SP)
-
-
-def mel_to_hz(mel: np.ndarray | float) -> np.ndarray:
-    """Inverse of hz_to_mel."""
-    m = np.asarray(mel, dtype=np.float64)
-    return np.where(m >= _MIN_LOG_MEL, _MIN_LOG_HZ * np.exp(_LOGSTEP * (m - _MIN_LOG_MEL)), _F_SP * m)
-
-
 def mel_filterbank() -> np.ndarray:
-    """The (80, 401) float32 filterbank of librosa.filters.mel(sr=16000, n_fft=800, n_mels=80, 55, 7600, Slaney)."""
-    hz = mel_to_hz(np.linspace(hz_to_mel(FMIN), hz_to_mel(FMAX), N_MELS + 2))
-    bins = np.linspace(0.0, SAMPLE_RATE / 2, N_BINS)
-    ramps = hz[:, None] - bins[None, :]
-    width = np.diff(hz)
-    lower = -ramps[:-2] / width[:-1, None]
-    upper = ramps[2:] / width[1:, None]
-    weights = np.maximum(0.0, np.minimum(lower, upper)).astype(np.float32)
-    # librosa fills a float32 array, then scales it in place by 2 / band width (computed in float64)
-    weights *= (2.0 / (hz[2:] - hz[:-2]))[:, None]
-    return weights
+    """The (80, 401) float32 filterbank librosa.filters.mel(sr=16000, n_fft=800, n_mels=80, fmin=55, fmax=7600)."""
+    import librosa
+
+    return librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS, fmin=FMIN, fmax=FMAX)
 
 
 def _normalise(mel: np.ndarray) -> np.ndarray:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 
@@ -9,6 +10,7 @@ from ...composite import composite_mouth, composite_mouth_frame, mouth_polygons
 from ...errors import MediaError
 from ...faces import FaceTrack, track_video
 from ...media.audio import load_audio
+from ...media.probe import probe
 from ...media.read import Frame
 from ...media.yuv import align_region, read_region
 from ...pingpong import pingpong_index
@@ -18,6 +20,14 @@ from .crops import face_box, face_input, paste_patch
 from .infer import Generator, GeneratorSettings, cached_generator
 
 
+def official_mono(path: Path) -> np.ndarray:
+    """The audio at 16 kHz as the official code hears it: a stereo file's channels averaged, as
+    librosa.load does (FFmpeg's own downmix would scale the sum by 0.707, 3 dB louder)."""
+    if probe(path, "audio").audio_channels == 2:
+        return load_audio(path, SAMPLE_RATE, mono=False).mean(axis=0)
+    return load_audio(path, SAMPLE_RATE, mono=True)
+
+
 class Wav2LipJob:
     """Everything one render needs, prepared before the first frame (bad options and checkpoints fail first)."""
 
@@ -25,9 +35,11 @@ class Wav2LipJob:
         self.ctx, self.progress = ctx, progress
         progress("model", 0.0)
         self.generator: Generator = cached_generator(settings)
-        self.track: FaceTrack = track_video(ctx.video, ctx.fps, progress=progress, cache_dir=ctx.options.cache_dir or None)
+        self.track: FaceTrack = track_video(ctx.video, ctx.fps, progress=progress,
+                                            cache_dir=ctx.options.cache_dir or None, landmarks=ctx.options.landmarks,
+                                            models_dir=ctx.options.models_dir or None)
         try:
-            self.mel = melspectrogram(load_audio(ctx.audio, SAMPLE_RATE, mono=True))
+            self.mel = melspectrogram(official_mono(ctx.audio))
         except (AudioTooShort, InvalidAudio) as exc:
             raise MediaError(f"{ctx.audio.name}: {exc}") from exc
         self.n_src = max(1, self.track.n_frames)
