@@ -27,11 +27,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from measure.evaluate.synthetic import make_talking_clip  # noqa: E402
-from engine.testing.media import make_test_audio  # noqa: E402
-from spooler import protocol  # noqa: E402
-from spooler.config import Layout  # noqa: E402
-from spooler.workers import plan_workers  # noqa: E402
+from engine.testing.media import make_test_audio
+from measure.evaluate.synthetic import make_talking_clip
+from spooler import protocol
+from spooler.config import Layout
+from spooler.workers import plan_workers
 
 
 def _children_cpu_s() -> float:
@@ -47,7 +47,7 @@ def run_batch(root: Path, cache: Path, audio: Path, videos: list[Path], workers:
     os.symlink(cache, root / "cache", target_is_directory=True)  # one face-track cache for every run
     layout = Layout(root).ensure()
     cpu0 = _children_cpu_s()
-    log = open(root / "logs" / "bench.out", "wb")
+    log = open(root / "logs" / "bench.out", "wb")  # noqa: SIM115 - the daemon's output file, open while it runs
     proc = subprocess.Popen([sys.executable, "-m", "spooler", "run", "--root-path", str(root), "--device", "cpu",
                              "--workers", workers, "--allow-root", str(audio.parent)],
                             cwd=REPO, stdout=log, stderr=subprocess.STDOUT)

@@ -25,15 +25,15 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from engine.backends.base import RenderContext  # noqa: E402
-from engine.backends.none import NoneBackend  # noqa: E402
-from engine.backends.rewrite.backend import _Job  # noqa: E402
-from measure.bench.inputs import LANDSCAPE_CLIP, SPEECH, prepare_closeups, trim_speech  # noqa: E402
-from engine.media.color import BT709  # noqa: E402
-from engine.media.probe import audio_duration, probe  # noqa: E402
-from engine.media.write import VideoWriter  # noqa: E402
-from engine.options import RenderOptions  # noqa: E402
-from engine.rendering import output_frames  # noqa: E402
+from engine.backends.base import RenderContext
+from engine.backends.none import NoneBackend
+from engine.backends.rewrite.backend import _Job
+from engine.media.color import BT709
+from engine.media.probe import audio_duration, probe
+from engine.media.write import VideoWriter
+from engine.options import RenderOptions
+from engine.rendering import output_frames
+from measure.bench.inputs import LANDSCAPE_CLIP, SPEECH, prepare_closeups, trim_speech
 
 # The stage of each of our functions; a library call (NumPy, OpenCV) counts in its own stage when
 # named here, else in its caller's. Anything left is "other".

@@ -7,7 +7,8 @@
 different times mixes the change with the machine's mood. This prepares the close-up inputs
 once (with the current checkout's measure.bench.inputs) and, for each input and run, times the
 FFmpeg floor, then a first render and a repeat render with each checkout, alternating, every job
-in its own process (`python -m measure.bench.child` with that checkout on PYTHONPATH). Prints
+in its own process (`python -m measure.bench.child`, or `engine.bench.child` in a checkout from
+before the tools moved out of the engine, with that checkout on PYTHONPATH). Prints
 JSON: per input and checkout the medians and the ratios to the floor, and after/before.
 """
 from __future__ import annotations
@@ -24,14 +25,15 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from measure.bench.inputs import LANDSCAPE_CLIP, SPEECH, prepare_closeups, trim_speech  # noqa: E402
-from engine.media.probe import audio_duration  # noqa: E402
-from engine.rendering import output_frames  # noqa: E402
+from engine.media.probe import audio_duration
+from engine.rendering import output_frames
+from measure.bench.inputs import LANDSCAPE_CLIP, SPEECH, prepare_closeups, trim_speech
 
 
 def run_child(tree: Path, job: dict) -> dict:
     """One timed job in a fresh interpreter importing the engine from `tree`."""
-    proc = subprocess.run([sys.executable, "-m", "measure.bench.child", json.dumps(job)], cwd=tree,
+    child = "measure.bench.child" if (tree / "measure" / "bench" / "child.py").exists() else "engine.bench.child"
+    proc = subprocess.run([sys.executable, "-m", child, json.dumps(job)], cwd=tree,
                           env={**os.environ, "PYTHONPATH": str(tree)}, capture_output=True, text=True)
     lines = proc.stdout.strip().splitlines()
     if proc.returncode != 0 or not lines:
@@ -69,7 +71,8 @@ def main() -> int:
                     for kind, audio in (("render", speech[0]), ("repeat", speech[1])):
                         got = run_child(tree, {**base, "kind": "render", "audio": str(audio), "options": options})
                         times.setdefault(f"{kind} {name}", []).append(got)
-                print(f"{item.label} run {run + 1}: " + ", ".join(f"{k} {v[-1]['seconds']:.2f}s" for k, v in times.items()),
+                print(f"{item.label} run {run + 1}: "
+                      + ", ".join(f"{k} {v[-1]['seconds']:.2f}s" for k, v in times.items()),
                       file=sys.stderr, flush=True)
             med = {k: statistics.median(x["seconds"] for x in v) for k, v in times.items()}
             row = {"input": item.label, "size": f"{item.width}x{item.height}", "frames": n,

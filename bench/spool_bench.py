@@ -27,13 +27,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from engine.testing.media import make_test_audio, make_test_video  # noqa: E402
-from spooler import protocol  # noqa: E402
-from spooler.config import Layout  # noqa: E402
+from engine.testing.media import make_test_audio, make_test_video
+from spooler import protocol
+from spooler.config import Layout
 
 
 def start_daemon(root: Path, *args: str) -> subprocess.Popen:
-    log = open(root / "logs" / f"bench-{time.monotonic_ns()}.out", "wb")
+    log = open(root / "logs" / f"bench-{time.monotonic_ns()}.out", "wb")  # noqa: SIM115 - the daemon's output file, open while it runs
     return subprocess.Popen([sys.executable, "-m", "spooler", "run", "--root-path", str(root), *args],
                             cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
 

@@ -23,8 +23,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-import engine  # noqa: E402
-from measure.bench.inputs import default_videos, scale_clip, trim_speech  # noqa: E402
+import engine
+from measure.bench.inputs import default_videos, scale_clip, trim_speech
 
 
 def _sync(device: str) -> None:
@@ -34,7 +34,7 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def generator_fps(model, device: str, batch: int, half: bool, runs: int) -> float:
+def generator_fps(model: object, device: str, batch: int, half: bool, runs: int) -> float:
     """Frames per second of forward passes alone on a fixed batch already on the device."""
     import torch
 

@@ -8,8 +8,16 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from .errors import (AudioTooLong, EngineError, FrameTooLarge, InputTooLarge, InvalidOptions, MediaError,
-                     RenderCancelled, UnknownBackendError)
+from .errors import (
+    AudioTooLong,
+    EngineError,
+    FrameTooLarge,
+    InputTooLarge,
+    InvalidOptions,
+    MediaError,
+    RenderCancelled,
+    UnknownBackendError,
+)
 from .options import RenderOptions
 
 _LAZY = {

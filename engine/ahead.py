@@ -43,7 +43,7 @@ class Ahead(Generic[T]):
     def _run(self, work: Callable[[Report], T]) -> None:
         try:
             self._value = work(self._report)
-        except BaseException as exc:  # handed to the caller, who re-raises it
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller, who re-raises it
             self._error = exc
         finally:
             self._done.set()

@@ -74,7 +74,7 @@ class AnalysisCache:
             return None
         try:
             return loader(path)
-        except Exception as exc:  # any failure to read means: compute it again
+        except Exception as exc:  # noqa: BLE001 - any failure to read means: compute it again
             log.warning("cache entry %s is unreadable (%s: %s); recomputing it", path, type(exc).__name__, exc)
             return None
 
@@ -82,7 +82,7 @@ class AnalysisCache:
     def _locked(self, path: Path) -> Iterator[None]:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            fh = open(path.with_name(path.name + ".lock"), "a+b")
+            fh = open(path.with_name(path.name + ".lock"), "a+b")  # noqa: SIM115 - held open for the lock's lifetime, closed in finally
         except OSError as exc:
             raise CacheError(f"cannot use the analysis cache folder {self.root}: {exc}; "
                              "make it writable or choose another cache folder") from exc

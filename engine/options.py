@@ -117,7 +117,8 @@ class OptionSpec:
             if not math.isfinite(number) or (self.kind is int and number != int(number)):
                 raise bad
             out = int(number) if self.kind is int else number
-            if (self.meta.low is not None and out < self.meta.low) or (self.meta.high is not None and out > self.meta.high):
+            if ((self.meta.low is not None and out < self.meta.low)
+                    or (self.meta.high is not None and out > self.meta.high)):
                 raise bad
         else:
             if not isinstance(value, str) or "\0" in value:
@@ -172,13 +173,15 @@ class RenderOptions:
     backend: str = option(DEFAULT_BACKEND, ("Lip-sync engine", "口型引擎"),
                           ("rewrite: the presenter's own mouths (CPU is enough); wav2lip: the official Wav2Lip model "
                            "(your checkpoint; fast on a GPU); none: no lip-sync",
-                           "rewrite：用人物自己的嘴型（CPU 即可）；wav2lip：官方 Wav2Lip 模型（需自备检查点，GPU 更快）；"
+                           "rewrite：用人物自己的嘴型（CPU 即可）；"
+                           "wav2lip：官方 Wav2Lip 模型（需自备检查点，GPU 更快）；"
                            "none：不做口型同步"))
     device: str = option("cpu", ("Device", "设备"), ("cpu or cuda (the daemon sets it per worker)",
                                                     "cpu 或 cuda（守护进程按工作进程设置）"), choices=DEVICES,
                          set_by=DAEMON)
     crf: int = option(20, ("Output quality", "输出质量"),
-                      ("x264 CRF: lower is better and bigger (18-28 is sensible)", "x264 CRF：数值越小画质越好、文件越大（18–28 合理）"),
+                      ("x264 CRF: lower is better and bigger (18-28 is sensible)",
+                       "x264 CRF：数值越小画质越好、文件越大（18–28 合理）"),
                       low=0, high=51)
     preset: str = option("veryfast", ("Encoder speed", "编码速度"), ("x264 preset: slower makes smaller files",
                                                                   "x264 预设：越慢文件越小"), choices=X264_PRESETS,
@@ -224,7 +227,7 @@ class RenderOptions:
         self.max_audio_s = 0.0 if _unset(self.max_audio_s) else parse_seconds(self.max_audio_s)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any] | None) -> "RenderOptions":
+    def from_dict(cls, data: dict[str, Any] | None) -> RenderOptions:
         """Build from a job's `options` dict, validated; keys the engine does not know go to `extra`."""
         data = dict(data or {})
         known = {f.name for f in fields(cls)} - {"extra"}

@@ -40,7 +40,7 @@ def prefetch(source: Iterator[T], depth: int = 4, name: str = "prefetch") -> Ite
                 if not put((_ITEM, item)):
                     return
             put((_END, None))
-        except BaseException as exc:  # handed to the consumer, which re-raises it
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which re-raises it
             put((_ERROR, exc))
         finally:
             close = getattr(source, "close", None)

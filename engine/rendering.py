@@ -174,4 +174,4 @@ def _encode(writer: VideoWriter, frames: Iterator[Any], sound: Iterator[av.Audio
     finally:
         for gen in (frames, sound):
             with contextlib.suppress(Exception):
-                gen.close()  # type: ignore[attr-defined]
+                gen.close()  # type: ignore[union-attr]

@@ -178,7 +178,8 @@ def _line(s: JobStatus) -> str:
     eta = f" eta {s.eta_s:.0f}s" if s.eta_s and s.state == JobState.RUNNING else ""
     current = f" [{s.current_item}]" if s.current_item else ""
     name = f" {s.name}" if s.name else ""
-    line = f"{s.job_id}  {s.state.value:<18} {s.done}/{s.total} done, {s.failed} failed  {s.progress:4.0%}{eta}{current}{name}"
+    counts = f"{s.done}/{s.total} done, {s.failed} failed"
+    line = f"{s.job_id}  {s.state.value:<18} {counts}  {s.progress:4.0%}{eta}{current}{name}"
     return printable(line)
 
 
@@ -217,7 +218,8 @@ def cmd_status(args: argparse.Namespace, layout: Layout) -> int:
     for item in status.items:
         detail = item.error or item.output or item.stage
         worker = f" [{item.worker.worker_id}]" if item.worker is not None and item.worker.worker_id else ""
-        print(printable(f"  {item.index + 1:>3}. {item.state.value:<9} {item.progress:4.0%} {item.name}{worker}  {detail}"))
+        state = f"{item.state.value:<9} {item.progress:4.0%}"
+        print(printable(f"  {item.index + 1:>3}. {state} {item.name}{worker}  {detail}"))
     return 0
 
 

@@ -65,7 +65,7 @@ class Layout:
             raise ValueError(f"not a spool folder: {name}")
         return self.spool / name
 
-    def ensure(self) -> "Layout":
+    def ensure(self) -> Layout:
         """Create every runtime folder (idempotent)."""
         for name in SPOOL_DIRS:
             (self.spool / name).mkdir(parents=True, exist_ok=True)

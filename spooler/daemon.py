@@ -16,14 +16,17 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from . import protocol
+from . import protocol, states
 from .config import Layout, allowed_roots
 from .names import is_job_id, one_line, printable
 from .records import ItemStatus, Job, JobState, JobStatus, WorkerInfo, WorkerRef, now_iso
 from .runner import ItemRunner, ItemWriter, Outcome
-from . import states
 from .states import WorkerState
+
+if TYPE_CHECKING:
+    from watchdog.observers.api import BaseObserver
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +66,7 @@ class Daemon:
         self.stop_event = threading.Event()
         self.wake = threading.Event()
         self._writer: ItemWriter | None = None
-        self._observer = None
+        self._observer: BaseObserver | None = None
         self.clock = protocol.SpoolClock(self.layout)  # heartbeat ages on the spool's clock, not this host's
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -256,13 +259,13 @@ class Daemon:
         except protocol.InvalidJob as exc:
             self._reject(path, str(exc), duplicate=isinstance(exc, protocol.DuplicateJob))
             return
-        except Exception as exc:  # noqa: BLE001 - a bug here must reject the file, never strand it
+        except Exception as exc:
             log.debug("reading %s failed", printable(path.name), exc_info=True)
             self._reject(path, f"internal error while reading the job: {type(exc).__name__}: {exc}")
             return
         try:
             self._open_job(path, job, claimed_at)
-        except Exception as exc:  # noqa: BLE001 - e.g. a full disk: the job fails, the daemon goes on
+        except Exception as exc:
             log.exception("job %s could not be opened", job.id)
             self._fail(path, job, f"internal error: {type(exc).__name__}: {exc}")
 
@@ -328,7 +331,10 @@ class Daemon:
             state = protocol.conclude_job(self.layout, job_id)
             if state is not None:
                 s = protocol.read_status(self.layout, job_id)
-                log.info("job %s %s: %d done, %d failed of %d", job_id, state.value, s.done, s.failed, s.total)
+                if s is not None:
+                    log.info("job %s %s: %d done, %d failed of %d", job_id, state.value, s.done, s.failed, s.total)
+                else:
+                    log.info("job %s %s", job_id, state.value)
 
     def _cancel_queued_items(self) -> bool:
         """Finish the queued items of cancelled jobs as cancelled, without rendering them; True if any."""
@@ -424,7 +430,8 @@ def check_job_options(options: dict, layout: Layout, allowed: list[Path]) -> dic
 
 def check_options(options: dict) -> None:
     """Raise InvalidJob unless the engine accepts these options (its own and the backend's) and knows the backend."""
-    from engine.backends import check_options as engine_check, get_backend
+    from engine.backends import check_options as engine_check
+    from engine.backends import get_backend
     from engine.errors import EngineError
 
     try:
@@ -449,7 +456,7 @@ def _version() -> str:
         from importlib.metadata import version
 
         return version("lipspool")
-    except Exception:
+    except Exception:  # noqa: BLE001 - not installed as a package: a checkout
         return "dev"
 
 
@@ -465,7 +472,7 @@ def detect_device(requested: str | None) -> str:
         import torch
 
         return "cuda" if torch.cuda.is_available() else "cpu"
-    except Exception:
+    except Exception:  # noqa: BLE001 - no usable torch means the CPU
         return "cpu"
 
 

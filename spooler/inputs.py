@@ -50,8 +50,9 @@ class CheckedInputs:
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
         except OSError as exc:
-            raise InputChanged(f"cannot open input {shown}: {exc.strerror or exc}"
-                               f"{' (it became a link after it was checked)' if exc.errno == errno.ELOOP else ''}") from None
+            raise InputChanged(
+                f"cannot open input {shown}: {exc.strerror or exc}"
+                f"{' (it became a link after it was checked)' if exc.errno == errno.ELOOP else ''}") from None
         try:
             if not stat.S_ISREG(os.fstat(fd).st_mode):
                 raise InputChanged(f"input {shown} is no longer a regular file")
@@ -60,7 +61,8 @@ class CheckedInputs:
                 return path
             real = Path(os.readlink(PROC_FD / str(fd)))
             if not any(real.is_relative_to(root) for root in self.allowed):
-                raise InputChanged(f"input {shown} now leads to {printable(str(real))[:300]}, outside the allowed roots")
+                raise InputChanged(f"input {shown} now leads to {printable(str(real))[:300]}, "
+                                   "outside the allowed roots")
             slot = self._private_folder() / f"{self._count:04d}"  # one folder each: the link keeps the file's name
             self._count += 1
             slot.mkdir()

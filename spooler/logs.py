@@ -10,6 +10,7 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import TextIO
 
 from .names import printable
 
@@ -28,14 +29,16 @@ class SharedRotatingFileHandler(logging.Handler):
         self.backups = backups
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock_path = self.path.with_name("." + self.path.name + ".lock")
-        self._stream = None
+        self._stream: TextIO | None = None
         self._inode = -1
 
-    def _open(self) -> None:
+    def _open(self) -> TextIO:
         if self._stream is not None:
             self._stream.close()
-        self._stream = open(self.path, "a", encoding="utf-8")
-        self._inode = os.fstat(self._stream.fileno()).st_ino
+        # the handler's stream, reopened when the file is rotated
+        self._stream = stream = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
+        self._inode = os.fstat(stream.fileno()).st_ino
+        return stream
 
     def _rotate(self) -> None:
         for i in range(self.backups - 1, 0, -1):
@@ -54,13 +57,14 @@ class SharedRotatingFileHandler(logging.Handler):
                     if st is not None and st.st_size + len(line) > self.max_bytes:
                         self._rotate()
                         st = None
-                    if self._stream is None or st is None or st.st_ino != self._inode:
-                        self._open()
-                    self._stream.write(line)
-                    self._stream.flush()
+                    stream = self._stream
+                    if stream is None or st is None or st.st_ino != self._inode:
+                        stream = self._open()
+                    stream.write(line)
+                    stream.flush()
                 finally:
                     fcntl.flock(lock, fcntl.LOCK_UN)
-        except Exception:  # logging must never take the daemon down
+        except Exception:  # noqa: BLE001 - logging must never take the daemon down
             self.handleError(record)
 
     def close(self) -> None:
@@ -75,11 +79,11 @@ class OneLineFormatter(logging.Formatter):
     written as visible escapes: a name can never forge a log line. A traceback, which comes from
     the daemon itself, keeps its lines."""
 
-    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+    def formatMessage(self, record: logging.LogRecord) -> str:
         record.message = printable(record.message)
         return super().formatMessage(record)
 
-    def formatException(self, ei) -> str:  # noqa: ANN001, N802 - logging's signature
+    def formatException(self, ei) -> str:  # noqa: ANN001 - logging's signature
         return "\n".join(printable(line) for line in super().formatException(ei).split("\n"))
 
 

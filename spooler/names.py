@@ -13,7 +13,7 @@ import unicodedata
 
 MAX_NAME_BYTES = 255  # the limit of ext4, xfs, btrfs, tmpfs and most others for one path component
 MAX_ID_CHARS = 128
-_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,%d}" % (MAX_ID_CHARS - 1))
+_ID_RE = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._-]{{0,{MAX_ID_CHARS - 1}}}")
 _UNSAFE_FILE_CHARS = re.compile(r"[^\w.-]+", flags=re.UNICODE)
 
 

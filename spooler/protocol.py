@@ -38,10 +38,12 @@ import shutil
 import socket
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
+from . import states
 from .atomicfile import atomic_write_bytes, atomic_write_json, read_json
 from .config import Layout, how_to_allow
 from .names import MAX_NAME_BYTES, BadJobId, check_job_id, fit_file_name, is_job_id, one_line, printable, safe_stem
@@ -59,7 +61,6 @@ from .records import (
     new_job_id,
     now_iso,
 )
-from . import states
 from .states import WorkerState
 
 log = logging.getLogger(__name__)
@@ -468,8 +469,8 @@ def request_cancel(layout: Layout, job_id: str) -> str:
             write_status(layout, status)
             return "cancelled"
     elif where != "active":
-        status = read_status(layout, job_id)
-        return status.state.value if status else where
+        found = read_status(layout, job_id)
+        return found.state.value if found else where
     atomic_write_bytes(layout.spool_dir("cancel") / job_id, b"")
     return "requested"
 
@@ -771,7 +772,8 @@ def orphaned_tickets(layout: Layout, stale_after_s: float, clock: SpoolClock | N
 def claim_ticket(path: Path, layout: Layout, worker_id: str) -> Path | None:
     """Claim a queued (or orphaned) ticket for `worker_id` by one rename; None when another won."""
     job_id, index = ticket_of(path)
-    return rename_if_there(path, layout.spool_dir("working") / f"{ticket_stem(job_id, index)}{OWNER_SEP}{worker_id}.json")
+    return rename_if_there(path, layout.spool_dir("working")
+                           / f"{ticket_stem(job_id, index)}{OWNER_SEP}{worker_id}.json")
 
 
 def load_ticket(path: Path) -> ItemTicket:
@@ -853,7 +855,7 @@ def _assemble(layout: Layout, status: JobStatus) -> JobStatus:
         status.current_item = ", ".join(it.name for it in running)
         worked = [it for it in status.items if it.worker is not None and it.worker.worker_id]
         latest = max(worked, key=lambda it: (it.state == ItemState.RUNNING, it.started or ""), default=None)
-        if latest is not None:
+        if latest is not None and latest.worker is not None:
             status.worker = latest.worker
         done_s = [it.render_s for it in status.items if it.state == ItemState.DONE and it.render_s]
         left = sum(1 for it in status.items if it.state == ItemState.QUEUED)

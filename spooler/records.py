@@ -10,8 +10,10 @@ import secrets
 import socket
 import time
 from dataclasses import asdict, dataclass, field, fields
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
+
+from .states import ItemState, JobState, WorkerState, now_iso
 
 JOB_SCHEMA = 1
 STATUS_SCHEMA = 1
@@ -19,12 +21,9 @@ WORKER_SCHEMA = 1
 TICKET_SCHEMA = 1
 
 
-from .states import ItemState, JobState, WorkerState, now_iso
-
-
 def new_job_id() -> str:
     """A sortable, unique job id: UTC time plus random hex."""
-    return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
+    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
 
 
 def _pick(cls: type, data: dict[str, Any]) -> dict[str, Any]:
@@ -70,7 +69,7 @@ class ItemTicket:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ItemTicket":
+    def from_dict(cls, data: dict[str, Any]) -> ItemTicket:
         """Parse a ticket's JSON."""
         if data.get("schema") != TICKET_SCHEMA:
             raise ValueError(f"unknown ticket schema {data.get('schema')!r}")
@@ -146,7 +145,8 @@ class JobStatus:
         self.done = sum(1 for it in self.items if it.state == ItemState.DONE)
         self.failed = sum(1 for it in self.items if it.state == ItemState.FAILED)
         if self.total:
-            finished = sum(1 for it in self.items if it.state in (ItemState.DONE, ItemState.FAILED, ItemState.CANCELLED))
+            finished = sum(1 for it in self.items
+                           if it.state in (ItemState.DONE, ItemState.FAILED, ItemState.CANCELLED))
             running = sum(it.progress for it in self.items if it.state == ItemState.RUNNING)
             self.progress = min(1.0, (finished + running) / self.total)
 
@@ -164,7 +164,7 @@ class JobStatus:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "JobStatus":
+    def from_dict(cls, data: dict[str, Any]) -> JobStatus:
         """Parse a status file's JSON; unknown keys are ignored."""
         if data.get("schema") != STATUS_SCHEMA:
             raise ValueError(f"unknown status schema {data.get('schema')!r} (this LipSpool reads {STATUS_SCHEMA})")
@@ -211,7 +211,7 @@ class WorkerInfo:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "WorkerInfo":
+    def from_dict(cls, data: dict[str, Any]) -> WorkerInfo:
         """Parse a worker file's JSON."""
         if data.get("schema") != WORKER_SCHEMA:
             raise ValueError(f"unknown worker schema {data.get('schema')!r}")

@@ -11,8 +11,9 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
+from types import ModuleType
 
 from . import protocol
 from .config import Layout
@@ -132,7 +133,7 @@ class ItemRunner:
     def item(self) -> ItemStatus:
         return self.writer.item
 
-    def _engine(self):
+    def _engine(self) -> ModuleType:
         import engine  # imported lazily: the daemon starts fast and the dashboard never needs it
 
         return engine
@@ -252,7 +253,7 @@ class ItemRunner:
             report = check_before_render(video, options, progress)
         except (StopRequested, OwnershipLost, engine.RenderCancelled):
             raise
-        except Exception as exc:  # the check only informs: it never fails the item
+        except Exception as exc:  # noqa: BLE001 - the check only informs: it never fails the item
             log.warning("job %s item %d (%s): template check failed, rendering anyway: %s: %s", job_id,
                         item.index + 1, printable(item.name), type(exc).__name__, printable(str(exc))[:300])
             return

@@ -8,7 +8,7 @@ the dashboard never set or compare raw strings. Modelled on rq's JobStatus and W
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Protocol
 
@@ -92,7 +92,7 @@ class JobLike(Protocol):
 
 def now_iso() -> str:
     """The current UTC time as ISO 8601 with milliseconds."""
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def start_item(item: ItemLike) -> None:

@@ -17,8 +17,11 @@ def write_finished_job(layout: Layout, videos: list[str], name: str = "", create
     if created:
         job.created = created
     protocol.submit(layout, job)
-    path = protocol.claim(protocol.find_job_file(layout, job.id), layout, "testjobs")
+    found = protocol.find_job_file(layout, job.id)
+    assert found is not None, "the job just submitted is not in the spool"
+    path = protocol.claim(found, layout, "testjobs")
     status = protocol.read_status(layout, job.id)
+    assert path is not None and status is not None, "the job could not be claimed"
     out = layout.results / job.id
     out.mkdir(parents=True, exist_ok=True)
     for item in status.items:

@@ -28,6 +28,6 @@ def _loop(name: str, interval_s: float, task: Callable[[], object]) -> None:
     while True:
         try:
             task()
-        except Exception:  # noqa: BLE001 - a chore must never stop for good
+        except Exception:
             log.exception("background task %s failed", name)
         time.sleep(interval_s)

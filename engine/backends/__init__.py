@@ -21,7 +21,8 @@ _OPTIONS: dict[str, type] = {}
 
 
 def register(name: str, factory: Callable[[], Backend], options: type = NoOptions) -> None:
-    """Make a backend available under `name` with its options declaration (a later registration replaces an earlier one)."""
+    """Make a backend available under `name` with its options declaration (a later registration replaces an earlier
+    one)."""
     _FACTORIES[name] = factory
     _OPTIONS[name] = options
 
@@ -63,7 +64,8 @@ def backend_options(options: RenderOptions) -> Any:
 
 
 def check_options(data: dict[str, Any] | RenderOptions | None) -> RenderOptions:
-    """A job's or caller's options checked whole (the engine's and the chosen backend's), without loading any backend."""
+    """A job's or caller's options checked whole (the engine's and the chosen backend's), without loading any
+    backend."""
     options = data if isinstance(data, RenderOptions) else RenderOptions.from_dict(data)
     backend_options(options)
     return options

@@ -14,7 +14,7 @@ from ..media.probe import probe
 from ..media.read import iter_frames
 from .errors import NoFaceError
 from .landmark_backends import DEFAULT_LANDMARKS, DLIB_TAG, LandmarkBackend, landmark_backend
-from .landmarks import LandmarkDetector, N_POINTS, to_gray
+from .landmarks import N_POINTS, LandmarkDetector, to_gray
 from .scenecut import CutDetector
 from .smoothing import fill_gaps, smooth_track
 from .tracker import FaceTracker, TrackerSettings
@@ -64,7 +64,7 @@ class FaceTrack:
             tmp.unlink(missing_ok=True)
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> "FaceTrack":
+    def load(cls, path: str | os.PathLike[str]) -> FaceTrack:
         """Read a track written by `save`; ValueError when the file is not one or has another schema."""
         with np.load(Path(path), allow_pickle=False) as z:
             schema = int(z["schema"])

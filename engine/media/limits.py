@@ -15,8 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import AudioTooLong, FrameTooLarge
-from ..limits import (ENV_MAX_AUDIO_S, ENV_MAX_PIXELS, ENV_MAX_SIDE, InputLimits, active_limits,
-                     describe_pixels, describe_seconds)
+from ..limits import (
+    ENV_MAX_AUDIO_S,
+    ENV_MAX_PIXELS,
+    ENV_MAX_SIDE,
+    InputLimits,
+    active_limits,
+    describe_pixels,
+    describe_seconds,
+)
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +89,7 @@ def check_video_stream(stream: Any, path: str | os.PathLike[str], limits: InputL
         log.debug("%s: picture size not in any header; the decoder enforces the pixel limit", Path(path).name)
     try:
         ctx.options = {**dict(ctx.options or {}), "max_pixels": str(limits.max_pixels)}
-    except Exception as exc:  # an already opened decoder takes no options: the header check above stands
+    except Exception as exc:  # noqa: BLE001 - an already opened decoder takes no options: the header check above stands
         log.debug("%s: could not cap the decoder's picture size: %s", Path(path).name, exc)
 
 

@@ -12,12 +12,11 @@ import av
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
-from .color import RANGE_JPEG, RANGE_MPEG, is_full_range, matches_output, output_matrix, source_colorspace, \
-    sws_name
+from ..prefetch import prefetch
+from .color import RANGE_JPEG, RANGE_MPEG, is_full_range, matches_output, output_matrix, source_colorspace, sws_name
 from .errors import media_error
 from .limits import check_video_stream
 from .probe import DEFAULT_FPS, _is_image, decoded_frames, first_stream, reading, rotation_of, sane_fps
-from ..prefetch import prefetch
 
 log = logging.getLogger(__name__)
 
@@ -212,7 +211,7 @@ def read_frame_at(path: str | os.PathLike[str], seconds: float) -> np.ndarray:
             return _frame_from(container, stream, path, target)
         try:
             container.seek(int(target / stream.time_base), stream=stream, backward=True)
-        except Exception as exc:  # unseekable: decode from the start instead (below)
+        except Exception as exc:  # noqa: BLE001 - unseekable: decode from the start instead (below)
             log.info("%s: seek failed (%s); decoding from the start", path.name, exc)
         else:
             return _frame_from(container, stream, path, target)

@@ -12,8 +12,7 @@ import av
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
-from .color import BT709, RANGE_JPEG, RANGE_MPEG, TAGS, is_full_range, matches_output, source_colorspace, \
-    sws_name
+from .color import BT709, RANGE_JPEG, RANGE_MPEG, TAGS, is_full_range, matches_output, source_colorspace, sws_name
 from .probe import fps_fraction
 from .read import SWS_THREADS, to_rgb
 

@@ -27,8 +27,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from .features import ANALYSIS_RATE, HOP_S
-from .formants import (MAX_FORMANTS, MIN_SAMPLES, PITCH_CEILING_HZ, PITCH_FLOOR_HZ, formant_ceiling, formant_values,
-                       grid_index)
+from .formants import (
+    MAX_FORMANTS,
+    MIN_SAMPLES,
+    PITCH_CEILING_HZ,
+    PITCH_FLOOR_HZ,
+    formant_ceiling,
+    formant_values,
+    grid_index,
+)
 from .praat_grid import FrameGrid, aligned, formant_grid, frame_offset, pitch_grid
 from .samples import SampleReader, SampleSource, SoundStats
 from .spectrum_stream import HOP

@@ -20,8 +20,16 @@ import numpy as np
 
 from . import names
 from .curves import MouthCurves, PresenterSample
-from .features import (ANALYSIS_RATE, at_frames, band_db, log_mel, power_spectrum, relative_loudness,
-                       voice_activity, voice_gate)
+from .features import (
+    ANALYSIS_RATE,
+    at_frames,
+    band_db,
+    log_mel,
+    power_spectrum,
+    relative_loudness,
+    voice_activity,
+    voice_gate,
+)
 from .phones import recognise_phones
 from .ridge import fit_ridge, stack_context
 from .visemes import phone_curves, phone_weights
@@ -136,7 +144,8 @@ def _phones_loudness(a: Analysis, fps: float, n: int, presenter: PresenterSample
     return _curves(p[:hops, 0] * gain, p[:hops, 1], p[:hops, 2], a, fps, n)
 
 
-def _fit(features: Callable[[Analysis], np.ndarray], fallback: Callable[..., MouthCurves]):
+def _fit(features: Callable[[Analysis], np.ndarray],
+         fallback: Callable[..., MouthCurves]) -> Callable[..., MouthCurves]:
     """A presenter-fitted front end over per-hop `features`, or `fallback` without a usable template."""
 
     def run(a: Analysis, fps: float, n: int, presenter: PresenterSample | None) -> MouthCurves:

@@ -23,7 +23,8 @@ LABELS = {
            "turn": "头部转动：偏航 {yaw:.2f}，俯仰 {pitch:.2f}（以眼角距离计），侧倾 {roll:.0f} 度",
            "speech": "像说话的嘴部动作：占人脸时间的 {speech:.0%}（{seconds:.1f} 秒）",
            "variety": "嘴型变化：张口范围 {range:.3f}（{rel:.2f} 个嘴宽），{shapes} 种不同嘴型",
-           "mouths": "嘴型分类：{classes}", "source": "分析方式：{source}，{n} 帧，每秒 {rate:g} 帧，用时 {secs:.1f} 秒"},
+           "mouths": "嘴型分类：{classes}",
+           "source": "分析方式：{source}，{n} 帧，每秒 {rate:g} 帧，用时 {secs:.1f} 秒"},
 }
 
 
@@ -60,7 +61,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
             report = check_template(video, cache_dir=args.cache_dir)
         except EngineError as exc:
             message = str(exc)
-        except Exception as exc:  # a bug on one file must not hide the others' reports
+        except Exception as exc:  # noqa: BLE001 - a bug on one file must not hide the others' reports
             message = f"cannot check '{video}': internal error: {type(exc).__name__}: {exc}".splitlines()[0]
         else:
             if args.json:

@@ -35,8 +35,8 @@ from enum import StrEnum
 
 import numpy as np
 
-from ..faces.geometry import head_pose
 from ..faces.canonical import inner_lip_gap, mouth_corner_width
+from ..faces.geometry import head_pose
 
 INNER_UPPER, INNER_LOWER = (61, 62, 63), (65, 66, 67)
 LEFT_CORNER, RIGHT_CORNER = 48, 54
@@ -115,7 +115,8 @@ def mouth_features(canonical_points: np.ndarray) -> MouthFeatures:
     for k in np.flatnonzero(np.isfinite(c).all(axis=(1, 2))):
         yaw[k] = head_pose(c[k])[1]  # a similarity (the canonical map) leaves the proxy unchanged
     with np.errstate(invalid="ignore"):
-        return MouthFeatures(opening=inner_lip_gap(c), width=mouth_corner_width(c), lift=(upper + lower) / 2 - corners_y,
+        return MouthFeatures(opening=inner_lip_gap(c), width=mouth_corner_width(c),
+                             lift=(upper + lower) / 2 - corners_y,
                              tilt=c[:, RIGHT_CORNER, 1] - c[:, LEFT_CORNER, 1], centre=centre,
                              crossing=upper - lower, yaw=yaw)
 

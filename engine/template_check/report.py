@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from ..faces.geometry import head_pose
 from ..faces.canonical import CANONICAL_68, to_canonical_series
+from ..faces.geometry import head_pose
 from .mouths import USABLE_FOR_SPEECH, MouthClass, classify_features, mouth_features, neutral_of
 
 SCHEMA = 1
@@ -276,7 +276,8 @@ def judge(fig: Figures, is_image: bool) -> tuple[Verdict, list[dict[str, str]]]:
         "the time, with nothing in front of the mouth."))
     px = round(fig.face_px)
     rule(grade(fig.face_px, FACE_PX), _advice(
-        "face_small", f"人脸太小（高约 {px} 像素）。请靠近拍摄或使用更高分辨率，使人脸高度至少达到 {FACE_PX[0]:.0f} 像素。",
+        "face_small", f"人脸太小（高约 {px} 像素）。请靠近拍摄或使用更高分辨率，"
+                      f"使人脸高度至少达到 {FACE_PX[0]:.0f} 像素。",
         f"The face is small (about {px} px high). Film closer or at a higher resolution, so that the face is at "
         f"least {FACE_PX[0]:.0f} px high."))
     turn = max(fig.yaw, fig.pitch)

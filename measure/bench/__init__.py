@@ -18,9 +18,10 @@ from typing import Any
 from engine.errors import EngineError
 from engine.media.probe import audio_duration
 from engine.options import RenderOptions
-from .runner import run_in_child
+
 from .inputs import LANDSCAPE_CLIP, SPEECH, BenchInput, default_videos, prepare, prepare_closeups, trim_speech
 from .report import machine_info, markdown
+from .runner import run_in_child
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +60,9 @@ def _bench_input(item: BenchInput, speech: tuple[Path, Path], work: Path, opts: 
                 f"peak RSS {got['peak_rss'] / 2**20:.0f} MiB")
         (work / "out.mp4").unlink(missing_ok=True)
     out_seconds = n_frames / item.fps
-    return {"label": item.label, "width": item.width, "height": item.height, "fps": item.fps, "face_share": item.face_share,
-            "input_seconds": item.seconds, "frames": n_frames, "output_seconds": out_seconds,
+    return {"label": item.label, "width": item.width, "height": item.height, "fps": item.fps,
+            "face_share": item.face_share, "input_seconds": item.seconds, "frames": n_frames,
+            "output_seconds": out_seconds,
             **{name: _median(got, out_seconds) for name, got in samples.items()}}
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import platform
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -50,7 +50,7 @@ def machine_info(backend: str) -> dict[str, Any]:
         "libavcodec": ".".join(map(str, libs.get("libavcodec", ()))),
         "numpy": numpy.__version__,
         "platform": platform.platform(),
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from engine.errors import EngineError
 from engine.options import RenderOptions, parse_option_pairs
+
 from .report import VOICES, LineSink
 
 log = logging.getLogger(__name__)

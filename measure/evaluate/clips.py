@@ -24,6 +24,7 @@ from engine.media.audio import AAC_RATES, load_audio, write_wav
 from engine.media.probe import first_stream, probe, reading
 from engine.media.read import iter_frames
 from engine.media.write import VideoWriter
+
 from .errors import UnusableClipError
 
 log = logging.getLogger(__name__)

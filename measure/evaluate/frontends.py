@@ -26,6 +26,7 @@ from engine.speech import FRONT_ENDS, PresenterSample, predict_mouth
 from engine.speech.features import ANALYSIS_RATE
 from engine.speech.frontend import Analysis
 from engine.speech.learned import MouthModel, hop_features
+
 from . import loudness, metrics
 from .clipdata import ClipData
 from .clips import clip_audio, plan_cut

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from engine.errors import EngineError
 from engine.speech.learned import FEATURE_SETS
+
 from .speakers import LICENCE_CLASSES
 
 log = logging.getLogger(__name__)
@@ -72,8 +73,15 @@ def run_compare(args: argparse.Namespace) -> int:
 def run_train(args: argparse.Namespace) -> int:
     """Validate (optionally), then fit and write the mouth model (and the held-out ones)."""
     from .frontends import load_clip
-    from .training import (SHIPPED_FEATURE_SET, SHIPPED_LICENCES, held_out_models, leave_one_speaker_out, prepare,
-                           table, train_final)
+    from .training import (
+        SHIPPED_FEATURE_SET,
+        SHIPPED_LICENCES,
+        held_out_models,
+        leave_one_speaker_out,
+        prepare,
+        table,
+        train_final,
+    )
 
     _check(args.clips)
     licences = tuple(args.licence) if args.licence else SHIPPED_LICENCES

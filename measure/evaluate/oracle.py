@@ -12,6 +12,7 @@ from pathlib import Path
 
 from engine.media.audio import load_audio
 from engine.options import RenderOptions
+
 from .clips import ClipCut, ClipSplit, iter_clip_frames, write_av
 from .renderers import Renderer, RendererFactory
 

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from engine.errors import EngineError
+
 from . import loudness
 from .errors import EvaluationError, UnusableClipError
 from .renderers import BackendRenderer, Renderer
@@ -271,6 +272,7 @@ def run_pause_test(video: str | os.PathLike[str], speech: str | os.PathLike[str]
     from engine.faces.canonical import to_canonical_series
     from engine.media.audio import load_audio, write_wav
     from engine.media.probe import probe
+
     from .metrics import smoothed_opening
     from .tracking import track_video
 

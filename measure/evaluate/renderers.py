@@ -59,6 +59,7 @@ def holdout_renderer(backend: str, options: dict[str, Any], models: str | Path) 
     """Like backend_renderer, but each clip's render uses the mouth model trained without its
     speaker (`models`/<speaker>.json, written by `python -m measure train-mouth --holdout-dir`)."""
     from engine.errors import EngineError
+
     from .speakers import speaker_of
 
     opts = dict(options or {})

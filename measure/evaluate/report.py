@@ -151,7 +151,7 @@ class LineSink:
             self._file.write(line + "\n")
             self._file.flush()
 
-    def __enter__(self) -> "LineSink":
+    def __enter__(self) -> LineSink:
         return self
 
     def __exit__(self, *exc: object) -> None:

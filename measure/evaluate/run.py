@@ -28,12 +28,13 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import EngineError
+from engine.faces.canonical import to_canonical_series
 from engine.media.audio import load_audio, write_wav
 from engine.media.probe import probe
 from engine.media.read import iter_frames
 from engine.pingpong import pingpong_index
+
 from . import flicker, loudness, metrics, picture
-from engine.faces.canonical import to_canonical_series
 from .clips import ClipCut, ClipSplit, iter_clip_frames, plan_cut, split_clip
 from .errors import EvaluationError, UnusableClipError
 from .renderers import RendererFactory

@@ -14,6 +14,7 @@ import numpy as np
 from engine.media.audio import load_audio
 from engine.media.probe import probe
 from engine.media.read import iter_frames
+
 from . import loudness
 from .sheet import CROP_SIZE, SHEET_COLUMNS, SheetBlock, crops_at, draw_sheet
 from .tracking import track_video

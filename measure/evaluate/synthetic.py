@@ -16,7 +16,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-
 AUDIO_RATE = 16000
 FACE_CROP = (113, 13, 337, 237)  # x0, y0, x1, y1 of the astronaut's head in the 512x512 photo
 FRAME_SIZE = 400
@@ -103,6 +102,7 @@ def make_talking_clip(path: str | os.PathLike[str], seconds: float = 4.0, fps: f
     second half.
     """
     from engine.faces import detect_faces
+
     from .clips import ClipCut, write_av
 
     face = base_face()

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from engine.media.read import iter_frames
+
 from . import flicker
 from .errors import EvaluationError
 

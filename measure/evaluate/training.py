@@ -25,6 +25,7 @@ from engine.pingpong import pingpong_index
 from engine.speech.features import ANALYSIS_RATE
 from engine.speech.frontend import Analysis
 from engine.speech.learned import MouthModel, fit_model, frame_inputs, hop_features, select_columns
+
 from . import loudness, metrics
 from .clipdata import ClipData
 from .report import JsonLine
@@ -213,7 +214,8 @@ def held_out_models(clips: Sequence[TrainingClip], feature_set: str = SHIPPED_FE
 
 
 def train_final(clips: Sequence[TrainingClip], feature_set: str = SHIPPED_FEATURE_SET,
-                penalties: Sequence[float] = PENALTIES, licences: Sequence[str] | None = SHIPPED_LICENCES) -> MouthModel:
+                penalties: Sequence[float] = PENALTIES,
+                licences: Sequence[str] | None = SHIPPED_LICENCES) -> MouthModel:
     """The model to ship: every allowed clip, the penalty chosen by speaker-grouped folds over them."""
     pool = trainable(clips, licences)
     if not pool:

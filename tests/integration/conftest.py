@@ -5,10 +5,11 @@ import signal
 from pathlib import Path
 
 import pytest
+from spool_helpers import DaemonProcess
 
 from engine.testing.media import make_test_audio, make_test_video
-from spool_helpers import DaemonProcess
 from spooler.config import Layout
+
 
 @pytest.fixture
 def root(tmp_path: Path) -> Path:

@@ -30,7 +30,8 @@ _HOST_SCRIPT = r"""
 set -e
 host=$1 root=$2 port=$3 key=$4 options=$5; shift 5
 hostname "$host"
-sshfs -f -o "port=$port,IdentityFile=$key,StrictHostKeyChecking=no,UserKnownHostsFile=/dev/null,LogLevel=ERROR,$options" \
+sshfs -f -o "port=$port,IdentityFile=$key,StrictHostKeyChecking=no,\
+UserKnownHostsFile=/dev/null,LogLevel=ERROR,$options" \
     "root@127.0.0.1:$root" "$root" &
 i=0
 until mountpoint -q "$root"; do

@@ -6,8 +6,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from spooler import protocol
 from spooler.config import Layout
@@ -33,7 +33,7 @@ class DaemonProcess:
     def __init__(self, root: Path, *args: str, name: str = "daemon") -> None:
         self.log_path = root / "logs" / f"{name}-{time.monotonic_ns()}.stderr"
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log = open(self.log_path, "wb")
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 - the daemon's output file, open while it runs
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "spooler", "run", "--root-path", str(root), "--device", "cpu", *args],

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import av
 import pytest
+from spool_helpers import copy_into, finished, run_cli, status, submit, wait_for
 
 from engine.testing.media import make_corrupt_file
-from spool_helpers import copy_into, finished, run_cli, status, submit, wait_for
 from spooler import protocol
 from spooler.records import ItemState, JobState
 
@@ -81,7 +81,8 @@ def test_bad_job_files_are_rejected_with_reasons_and_the_daemon_goes_on(root, la
         "missing.json": json.dumps({"schema": 1, "audio": str(audio), "videos": [str(root / "nope.mp4")]}),
         "outside.json": json.dumps({"schema": 1, "audio": str(audio), "videos": [str(outside)]}),
         "notes.txt": "hello",
-        "badcrf.json": json.dumps({"schema": 1, "audio": str(audio), "videos": [str(video)], "options": {"crf": "high"}}),
+        "badcrf.json": json.dumps({"schema": 1, "audio": str(audio), "videos": [str(video)],
+                                   "options": {"crf": "high"}}),
         "nobackend.json": json.dumps({"schema": 1, "audio": str(audio), "videos": [str(video)],
                                       "options": {"backend": "magic"}}),
     }
@@ -105,7 +106,8 @@ def test_bad_job_files_are_rejected_with_reasons_and_the_daemon_goes_on(root, la
         assert reason in reason_file.read_text()
         assert (layout.spool_dir("rejected") / name).read_text() == bad[name], "the file is kept as it was"
     job_id = submit(layout, audio, [video])
-    assert wait_for(lambda: finished(layout, job_id), timeout=60, what="a good job after the bad ones").state == JobState.DONE
+    assert wait_for(lambda: finished(layout, job_id), timeout=60,
+                    what="a good job after the bad ones").state == JobState.DONE
     assert d.proc.poll() is None
 
 
@@ -129,7 +131,8 @@ def test_a_corrupt_video_fails_its_item_and_the_others_run(root, layout, media, 
 def _wait_item_running(layout, job_id: str, index: int, min_progress: float = 0.05):
     def check():
         s = status(layout, job_id)
-        return s if s and s.items[index].state == ItemState.RUNNING and s.items[index].progress >= min_progress else None
+        return s if (s and s.items[index].state == ItemState.RUNNING
+                     and s.items[index].progress >= min_progress) else None
 
     return wait_for(check, timeout=120, what=f"item {index + 1} of {job_id} to be rendering", poll=0.02)
 

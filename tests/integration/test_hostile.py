@@ -8,8 +8,9 @@ import os
 import time
 from pathlib import Path
 
-from engine.testing.media import black_png
 from spool_helpers import copy_into, finished, run_cli, submit, wait_for
+
+from engine.testing.media import black_png
 from spooler import protocol
 from spooler.records import ItemState, JobState
 
@@ -36,7 +37,8 @@ def test_every_bad_job_file_ends_rejected_with_a_status_and_none_stays_in_active
     audio = copy_into(root, media["audio_short"])
     video = copy_into(root, media["tiny"])
     good = {"schema": 1, "audio": str(audio), "videos": [str(video)]}
-    nested = '{"schema": 1, "audio": "%s", "videos": ["%s"], "options": %s}' % (audio, video, "[" * 200000 + "]" * 200000)
+    deep = "[" * 200000 + "]" * 200000
+    nested = f'{{"schema": 1, "audio": "{audio}", "videos": ["{video}"], "options": {deep}}}'
     cases = {
         "nested": (nested, "nested"),
         "wrongtype": (json.dumps({**good, "submitted_at": "yesterday"}), "submitted_at"),

@@ -8,10 +8,10 @@ import time
 from datetime import datetime
 
 import pytest
-
-from engine.testing.media import make_test_audio
 from netfs import LoopbackSshd, NetworkHost, missing_tools
 from spool_helpers import copy_into, finished, status, submit, wait_for
+
+from engine.testing.media import make_test_audio
 from spooler import protocol
 from spooler.records import ItemState, JobState
 

@@ -9,10 +9,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from engine.backends.wav2lip.checkpoint import random_weights, save_official  # noqa: E402
-from spool_helpers import copy_into, finished, run_cli, wait_for  # noqa: E402
-from spooler import protocol  # noqa: E402
-from spooler.records import ItemState, JobState  # noqa: E402
+from spool_helpers import copy_into, finished, run_cli, wait_for
+
+from engine.backends.wav2lip.checkpoint import random_weights, save_official
+from spooler import protocol
+from spooler.records import ItemState, JobState
 
 pytestmark = pytest.mark.integration
 

@@ -14,9 +14,9 @@ from engine.backends.identity import IdentityBackend
 from engine.composite import psnr
 from engine.faces import NoFaceError
 from engine.faces import track as track_module
-from engine.testing.clips import moving_face_frames, write_clip
 from engine.media.read import iter_frames
 from engine.pingpong import pingpong_index
+from engine.testing.clips import moving_face_frames, write_clip
 from engine.testing.media import make_test_audio, make_test_video
 
 FAST = {"preset": "ultrafast", "crf": 12}

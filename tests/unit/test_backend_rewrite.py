@@ -13,12 +13,12 @@ import pytest
 import engine
 from engine.composite import lower_face_mask, psnr
 from engine.errors import EngineError, InvalidOptions
-from measure.evaluate.synthetic import base_face, make_talking_clip
 from engine.faces import detect_faces
-from engine.testing.clips import write_clip
 from engine.media.audio import write_wav
 from engine.media.read import iter_frames
+from engine.testing.clips import write_clip
 from engine.testing.media import speech_like
+from measure.evaluate.synthetic import base_face, make_talking_clip
 
 FAST = {"preset": "ultrafast", "crf": 12}
 RATE = 16000
@@ -185,7 +185,8 @@ def test_two_people_in_frame_only_one_mouth_is_rewritten(tmp_path) -> None:
     left = [psnr(a[:, :260], b[:, :260]) for a, b in zip(out, base)]
     right = [psnr(a[:, 260:], b[:, 260:]) for a, b in zip(out, base)]
     changed_left, changed_right = min(left) < 40, min(right) < 40
-    assert changed_left != changed_right, f"exactly one face should change: left {min(left):.1f} dB, right {min(right):.1f} dB"
+    assert changed_left != changed_right, (f"exactly one face should change: left {min(left):.1f} dB, "
+                                           f"right {min(right):.1f} dB")
 
 
 def test_bad_options_name_the_option(clip, tmp_path) -> None:
@@ -193,8 +194,8 @@ def test_bad_options_name_the_option(clip, tmp_path) -> None:
     with pytest.raises(InvalidOptions, match="front_end"):
         engine.render(audio, clip, tmp_path / "x.mp4", {"backend": "rewrite", "front_end": "telepathy", **FAST})
     with pytest.raises(EngineError, match="mouth_model"):
-        engine.render(audio, clip, tmp_path / "y.mp4", {"backend": "rewrite", "mouth_model": str(tmp_path / "none.json"),
-                                                        **FAST})
+        engine.render(audio, clip, tmp_path / "y.mp4", {"backend": "rewrite",
+                                                        "mouth_model": str(tmp_path / "none.json"), **FAST})
     for bad in ("heavy", "-1", "3", None):
         with pytest.raises(InvalidOptions, match="shape_weight"):
             engine.render(audio, clip, tmp_path / "z.mp4", {"backend": "rewrite", "shape_weight": bad, **FAST})

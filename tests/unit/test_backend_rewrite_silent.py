@@ -11,23 +11,23 @@ import pytest
 import engine
 from engine.backends.rewrite.library import MouthLibrary
 from engine.backends.rewrite.synth import LEVELS, ladder_steps, neutral_entry, synth_mouths
+from engine.faces.canonical import inner_lip_gap, to_canonical_series
+from engine.media.audio import write_wav
+from engine.testing.clips import moving_face_frames, write_clip
+from engine.testing.media import speech_like
 from measure.evaluate import loudness, metrics
 from measure.evaluate.tracking import track_video
-from engine.faces.canonical import inner_lip_gap, to_canonical_series
-from engine.testing.clips import moving_face_frames, write_clip
-from engine.media.audio import write_wav
-from engine.testing.media import speech_like
 
 RATE = 16000
 FPS = 25
 
 
-def _opening(path) -> np.ndarray:  # noqa: ANN001
+def _opening(path) -> np.ndarray:
     return inner_lip_gap(to_canonical_series(track_video(path, FPS)))
 
 
 @pytest.fixture(scope="module")
-def silent_presenter(tmp_path_factory):  # noqa: ANN201
+def silent_presenter(tmp_path_factory):
     """3 s of the astronaut moving her head with her mouth never moving."""
     frames, _ = moving_face_frames(75, size=(400, 400), scale=(1.0, 1.1), travel=(20.0, 10.0))
     return write_clip(tmp_path_factory.mktemp("silent") / "silent.mp4", frames, FPS)

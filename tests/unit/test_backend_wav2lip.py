@@ -11,15 +11,15 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-import engine  # noqa: E402
-from engine.backends.wav2lip import infer  # noqa: E402
-from engine.backends.wav2lip.checkpoint import random_weights, save_official  # noqa: E402
-from engine.composite import lower_face_mask, psnr  # noqa: E402
-from engine.errors import CheckpointError, InvalidOptions  # noqa: E402
-from measure.evaluate.synthetic import base_face, make_talking_clip  # noqa: E402
-from engine.faces import detect_faces  # noqa: E402
-from engine.media.read import iter_frames  # noqa: E402
-from engine.testing.media import make_test_audio  # noqa: E402
+import engine
+from engine.backends.wav2lip import infer
+from engine.backends.wav2lip.checkpoint import random_weights, save_official
+from engine.composite import lower_face_mask, psnr
+from engine.errors import CheckpointError, InvalidOptions
+from engine.faces import detect_faces
+from engine.media.read import iter_frames
+from engine.testing.media import make_test_audio
+from measure.evaluate.synthetic import base_face, make_talking_clip
 
 FAST = {"preset": "ultrafast", "crf": 12}
 
@@ -115,7 +115,8 @@ def test_bad_options_and_missing_checkpoints_fail_before_any_work(clip, audio, m
         engine.render(audio, clip, tmp_path / "c.mp4", {"backend": "wav2lip", "models_dir": str(models),
                                                          "batch_size": "many"})
     with pytest.raises(InvalidOptions, match="fp16"):
-        engine.render(audio, clip, tmp_path / "d.mp4", {"backend": "wav2lip", "models_dir": str(models), "fp16": "maybe"})
+        engine.render(audio, clip, tmp_path / "d.mp4", {"backend": "wav2lip", "models_dir": str(models),
+                                                         "fp16": "maybe"})
     if not torch.cuda.is_available():
         with pytest.raises(InvalidOptions, match="no usable CUDA"):
             engine.render(audio, clip, tmp_path / "e.mp4", {"backend": "wav2lip", "models_dir": str(models),

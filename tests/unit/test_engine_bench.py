@@ -7,13 +7,13 @@ from pathlib import Path
 import av
 import pytest
 
+from engine.errors import EngineError
+from engine.media.probe import audio_duration, probe
+from engine.testing.media import make_test_audio, make_test_video
 from measure.bench import markdown, run_bench
 from measure.bench.floor import ffmpeg_floor
 from measure.bench.inputs import closeup_crop, prepare_closeups, scale_clip, scaled_size, trim_speech
 from measure.cli import main
-from engine.errors import EngineError
-from engine.media.probe import audio_duration, probe
-from engine.testing.media import make_test_audio, make_test_video
 
 
 @pytest.fixture(scope="module")

@@ -6,10 +6,9 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from media_render import render
 
 from engine import MediaError
-
-from media_render import render  # noqa: E402 - the helper beside this file
 from engine.media.probe import audio_duration, probe
 from engine.media.read import iter_frames
 from engine.pingpong import pingpong_index

@@ -137,10 +137,9 @@ def test_writer_pads_odd_size_and_keeps_colours(tmp_path):
 
 def test_writer_abort_deletes(tmp_path):
     out = tmp_path / "x.mp4"
-    with pytest.raises(RuntimeError):
-        with VideoWriter(out, 64, 48, 25.0) as w:
-            w.write_frame(np.zeros((48, 64, 3), np.uint8))
-            raise RuntimeError("stop")
+    with pytest.raises(RuntimeError), VideoWriter(out, 64, 48, 25.0) as w:
+        w.write_frame(np.zeros((48, 64, 3), np.uint8))
+        raise RuntimeError("stop")
     assert not out.exists()
 
 

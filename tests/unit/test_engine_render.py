@@ -6,18 +6,17 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from media_render import render
 from PIL import Image
 
 import engine
 from engine import MediaError, RenderCancelled, RenderOptions, UnknownBackendError
-
-from media_render import render  # noqa: E402 - the helper beside this file
 from engine.media.audio import load_audio
 from engine.media.probe import audio_duration, probe
 from engine.media.read import iter_frames
 from engine.testing.media import make_corrupt_file, make_test_audio, make_test_video, numbered_frame, read_frame_number
-
 from measure.bench.inputs import SHARED_MEDIA as SHARED  # beside the repository, or LIPSPOOL_SHARED_MEDIA
+
 FPS = 25
 
 

@@ -8,12 +8,12 @@ import av
 import numpy as np
 import pytest
 
-from measure.evaluate import UnusableClipError
-from measure.evaluate.clips import _start_times, iter_clip_frames, plan_cut, split_clip
 from engine.media.audio import load_audio
 from engine.media.probe import audio_duration
 from engine.media.read import iter_frames
 from engine.testing.media import make_test_video, numbered_frame, read_frame_number
+from measure.evaluate import UnusableClipError
+from measure.evaluate.clips import _start_times, iter_clip_frames, plan_cut, split_clip
 
 FPS, RATE, N, BEEP_EVERY = 25, 16000, 61, 10
 

@@ -13,18 +13,22 @@ import pytest
 
 pytest.importorskip("dlib")
 
-from measure.evaluate import flicker  # noqa: E402
-from measure.evaluate.clips import ClipSplit, write_av  # noqa: E402
-from measure.evaluate.renderers import BackendRenderer, Renderer, RendererFactory, backend_renderer  # noqa: E402
-from measure.evaluate.report import SUMMARY_FIELDS, ClipReport  # noqa: E402
-from measure.evaluate.run import RunResult, evaluate_clips  # noqa: E402
-from measure.evaluate.synthetic import SyntheticClip, base_face  # noqa: E402
-from measure.evaluate.tracking import (cached_track_video, cached_track_video_with_change,  # noqa: E402
-                                      frame_landmarks, track_video_with_change)
-from engine.faces.canonical import apply_affine  # noqa: E402
-from engine.testing.clips import moving_face_frames, write_clip  # noqa: E402
-from engine.media.audio import load_audio  # noqa: E402
-from engine.media.read import iter_frames  # noqa: E402
+from engine.faces.canonical import apply_affine
+from engine.media.audio import load_audio
+from engine.media.read import iter_frames
+from engine.testing.clips import moving_face_frames, write_clip
+from measure.evaluate import flicker
+from measure.evaluate.clips import ClipSplit, write_av
+from measure.evaluate.renderers import BackendRenderer, Renderer, RendererFactory, backend_renderer
+from measure.evaluate.report import SUMMARY_FIELDS, ClipReport
+from measure.evaluate.run import RunResult, evaluate_clips
+from measure.evaluate.synthetic import SyntheticClip, base_face
+from measure.evaluate.tracking import (
+    cached_track_video,
+    cached_track_video_with_change,
+    frame_landmarks,
+    track_video_with_change,
+)
 
 FLICKER_FIELDS = ("flicker_out_median", "flicker_out_p90", "flicker_template_median", "flicker_template_p90",
                   "flicker_true_median", "flicker_true_p90", "flicker_ratio_median", "flicker_ratio_p90")

@@ -7,11 +7,11 @@ import json
 import numpy as np
 import pytest
 
+from engine.speech.learned import MouthModel
 from measure.cli import main
 from measure.evaluate.frontends import compare, held_out_models, load_clip, table
 from measure.evaluate.speakers import speaker_group
 from measure.evaluate.synthetic import make_talking_clip
-from engine.speech.learned import MouthModel
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +53,7 @@ def test_nested_validation_never_lets_the_held_out_speaker_choose(clips, tmp_pat
     seen: list[set[str]] = []
     real = training.choose_penalty
 
-    def spy(train, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+    def spy(train, *args, **kwargs):
         seen.append({c.speaker for c in train})
         return real(train, *args, **kwargs)
 

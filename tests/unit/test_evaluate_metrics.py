@@ -6,9 +6,17 @@ import math
 import numpy as np
 import pytest
 
+from engine.faces.canonical import (
+    ALIGN_POINTS,
+    CANONICAL_68,
+    apply_affine,
+    canonical_transform,
+    normalise_shape,
+    similarity_fit,
+    to_canonical,
+    to_canonical_series,
+)
 from measure.evaluate import metrics
-from engine.faces.canonical import (ALIGN_POINTS, CANONICAL_68, apply_affine, canonical_transform,
-                                       normalise_shape, similarity_fit, to_canonical, to_canonical_series)
 
 
 def similarity(scale: float, angle_deg: float, tx: float, ty: float) -> np.ndarray:

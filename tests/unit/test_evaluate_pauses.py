@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from measure.evaluate.errors import EvaluationError
-from measure.evaluate.pauses import PauseReport, insert_pauses, pause_figures, quiet_points, speech_frames
 from engine.media.audio import write_wav
 from engine.testing.media import speech_like
+from measure.evaluate.errors import EvaluationError
+from measure.evaluate.pauses import PauseReport, insert_pauses, pause_figures, quiet_points, speech_frames
 
 RATE = 16000
 
@@ -130,10 +130,10 @@ class LoudnessMouth:
     name = "loudness-mouth"
 
     def __call__(self, template: Path, audio: Path, out: Path) -> None:
-        from measure.evaluate.clips import ClipCut, write_av
-        from measure.evaluate.synthetic import AUDIO_RATE, FRAME_SIZE, base_face, open_mouth
         from engine.faces import detect_faces
         from engine.media.audio import load_audio
+        from measure.evaluate.clips import ClipCut, write_av
+        from measure.evaluate.synthetic import AUDIO_RATE, FRAME_SIZE, base_face, open_mouth
 
         fps = 25.0
         sound = load_audio(audio, AUDIO_RATE, mono=True)

@@ -10,21 +10,21 @@ import pytest
 pytest.importorskip("dlib")
 pytest.importorskip("dlib")
 
-from engine.faces.canonical import to_canonical_series  # noqa: E402
-from measure.cli import main  # noqa: E402
-from measure.evaluate.clips import ClipSplit  # noqa: E402
-from measure.evaluate.errors import EvaluationError  # noqa: E402
-from measure.evaluate.metrics import pearson, smoothed_opening  # noqa: E402
-from measure.evaluate.oracle import oracle_renderer  # noqa: E402
-from measure.evaluate.renderers import BackendRenderer, Renderer  # noqa: E402
-from measure.evaluate.report import SCHEMA, ClipReport  # noqa: E402
-from measure.evaluate.run import RunResult, evaluate_clips  # noqa: E402
-from measure.evaluate.synthetic import SyntheticClip  # noqa: E402
-from measure.evaluate.tracking import cached_track_video, track_frames  # noqa: E402
-from engine.media.audio import load_audio  # noqa: E402
-from engine.media.probe import audio_duration  # noqa: E402
-from engine.media.read import iter_frames  # noqa: E402
-from engine.testing.media import make_test_video  # noqa: E402
+from engine.faces.canonical import to_canonical_series
+from engine.media.audio import load_audio
+from engine.media.probe import audio_duration
+from engine.media.read import iter_frames
+from engine.testing.media import make_test_video
+from measure.cli import main
+from measure.evaluate.clips import ClipSplit
+from measure.evaluate.errors import EvaluationError
+from measure.evaluate.metrics import pearson, smoothed_opening
+from measure.evaluate.oracle import oracle_renderer
+from measure.evaluate.renderers import BackendRenderer, Renderer
+from measure.evaluate.report import SCHEMA, ClipReport
+from measure.evaluate.run import RunResult, evaluate_clips
+from measure.evaluate.synthetic import SyntheticClip
+from measure.evaluate.tracking import cached_track_video, track_frames
 
 
 @pytest.fixture(scope="module")
@@ -106,10 +106,10 @@ def test_none_backend_scores_the_baseline(oracle: RunResult, baseline: RunResult
 
 def test_picture_figures_see_changes_outside_the_lower_face_and_added_shake(talking: SyntheticClip,
                                                                            tmp_path: Path) -> None:
-    from measure.evaluate import picture
     from engine.faces import detect_faces
-    from engine.testing.clips import write_clip
     from engine.media.read import iter_frames
+    from engine.testing.clips import write_clip
+    from measure.evaluate import picture
 
     frames = list(iter_frames(talking.path))[:20]
     pts = np.stack([detect_faces(frames[0])[0].points.astype(np.float32)] * 20)

@@ -11,17 +11,27 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from media_render import render
 
 from engine import InvalidOptions, MediaError, RenderOptions
 from engine.errors import AudioTooLong, FrameTooLarge, InputTooLarge
-from engine.limits import (DEFAULT_MAX_AUDIO_S, DEFAULT_MAX_PIXELS, DEFAULT_MAX_SIDE, InputLimits, active_limits,
-                           limits_for, limits_from_env, limits_in_effect, parse_pixels, parse_seconds, parse_side)
+from engine.limits import (
+    DEFAULT_MAX_AUDIO_S,
+    DEFAULT_MAX_PIXELS,
+    DEFAULT_MAX_SIDE,
+    InputLimits,
+    active_limits,
+    limits_for,
+    limits_from_env,
+    limits_in_effect,
+    parse_pixels,
+    parse_seconds,
+    parse_side,
+)
 from engine.media.limits import image_header_size
 from engine.media.probe import probe
 from engine.media.read import iter_frames
 from engine.testing.media import black_png, make_test_audio, make_test_video
-
-from media_render import render  # noqa: E402 - the helper beside this file
 
 ROOT = Path(__file__).resolve().parents[2]
 FAST = {"preset": "ultrafast", "crf": 30}
@@ -78,7 +88,8 @@ def test_bad_pixel_values_are_refused_with_the_option_name(value) -> None:
         parse_pixels(value)
 
 
-@given(seconds=st.floats(0.001, 1e7, allow_nan=False), unit=st.sampled_from([("", 1), ("s", 1), ("m", 60), ("H", 3600)]))
+@given(seconds=st.floats(0.001, 1e7, allow_nan=False),
+       unit=st.sampled_from([("", 1), ("s", 1), ("m", 60), ("H", 3600)]))
 def test_seconds_parse_with_an_optional_unit(seconds: float, unit: tuple[str, int]) -> None:
     text = f"{seconds!r}{unit[0]}" if "e" not in repr(seconds) else f"{seconds:f}{unit[0]}"
     assert parse_seconds(text) == pytest.approx(float(text.rstrip("smhSMH")) * unit[1])
@@ -129,9 +140,8 @@ def test_render_options_carry_the_limits() -> None:
 
 def test_limits_in_effect_reach_worker_threads(media) -> None:
     assert active_limits() == InputLimits()
-    with limits_in_effect(InputLimits(max_pixels=100)):
-        with pytest.raises(FrameTooLarge):
-            list(iter_frames(media["video"]))  # decoded in a prefetch thread
+    with limits_in_effect(InputLimits(max_pixels=100)), pytest.raises(FrameTooLarge):
+        list(iter_frames(media["video"]))  # decoded in a prefetch thread
     assert active_limits() == InputLimits()
 
 

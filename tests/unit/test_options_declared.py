@@ -34,7 +34,7 @@ class FakeOptions:
 SEEN: list = []  # the settings each fake render was given
 
 
-def _fake_backend():  # noqa: ANN202 - a Backend
+def _fake_backend():
     from engine.backends.none import NoneBackend
 
     class FakeBackend(NoneBackend):
@@ -42,7 +42,7 @@ def _fake_backend():  # noqa: ANN202 - a Backend
 
         name = "fake"
 
-        def video_frames(self, ctx, progress):  # noqa: ANN001, ANN202
+        def video_frames(self, ctx, progress):
             SEEN.append(ctx.settings)
             return super().video_frames(ctx, progress)
 
@@ -189,7 +189,7 @@ def test_a_render_hands_the_backend_its_checked_settings(fake_backend, tmp_path)
     video, audio = make_test_video(tmp_path / "v.mp4", seconds=0.3), make_test_audio(tmp_path / "a.wav", seconds=0.3)
     SEEN.clear()
     render(audio, video, tmp_path / "o.mp4", {"backend": "fake", "sparkle": "0.5", "preset": "ultrafast"})
-    assert SEEN == [FakeOptions(sparkle=0.5)]
+    assert [FakeOptions(sparkle=0.5)] == SEEN
     with pytest.raises(InvalidOptions, match="sparkle must be a number from 0 to 1"):
         render(audio, video, tmp_path / "p.mp4", {"backend": "fake", "sparkle": 2})
     assert len(SEEN) == 1 and not (tmp_path / "p.mp4").exists()  # refused before any work

@@ -46,8 +46,9 @@ def test_a_bilabial_between_vowels_closes_the_mouth() -> None:
 
 
 def test_phone_recogniser_returns_ordered_phones_of_speech() -> None:
-    from engine.media.audio import load_audio
     from pathlib import Path
+
+    from engine.media.audio import load_audio
 
     jfk = Path(__file__).resolve().parents[3] / "shared" / "media" / "whisper_jfk.flac"
     if jfk.is_file():
@@ -98,8 +99,8 @@ def test_mouth_model_round_trips_and_refuses_another_schema(tmp_path) -> None:
 
 
 def test_shipped_model_matches_the_features() -> None:
-    from engine.speech.learned import frame_features
     from engine.speech.frontend import Analysis
+    from engine.speech.learned import frame_features
 
     model = default_model()
     feats = frame_features(Analysis(speech_like(1.0, RATE)), 25.0, 25, model.feature_set)
@@ -108,8 +109,8 @@ def test_shipped_model_matches_the_features() -> None:
 
 
 def test_shipped_models_never_learned_from_research_only_clips() -> None:
-    from measure.evaluate.speakers import RESEARCH, clip_source
     from engine.speech.learned import SHIPPED_MODELS, shipped_model
+    from measure.evaluate.speakers import RESEARCH, clip_source
 
     for name in SHIPPED_MODELS:
         model = shipped_model(name)

@@ -7,15 +7,14 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from speech_media import RATE, vowel
 
 from engine.backends.rewrite.plan import MAX_SHAPE_MOVE, MOUTH, SHAPE_PULL, adjust_shape
 from engine.backends.rewrite.select import select_sources
-from measure.evaluate.speakers import OPEN, RESEARCH, clip_source, speaker_of
 from engine.faces.canonical import CANONICAL_68
 from engine.speech.formants import formant_features, formant_tracks
 from engine.speech.learned import MouthModel, fit_model, shape_basis
-from speech_media import RATE, vowel  # noqa: E402 - the helper beside this file
-
+from measure.evaluate.speakers import OPEN, RESEARCH, clip_source, speaker_of
 
 
 def test_formants_of_synthetic_vowels_are_found() -> None:
@@ -68,7 +67,7 @@ def test_shape_basis_finds_opening_first_with_a_positive_sign() -> None:
 def test_model_learns_opening_width_and_shape_and_round_trips(tmp_path) -> None:
     rng = np.random.default_rng(1)
     feats, openings, widths, mouths = [], [], [], []
-    for clip in range(4):
+    for _clip in range(4):
         x = rng.standard_normal((200, 3))
         o = 0.1 + 0.04 * x[:, 0]
         w = 0.5 + 0.01 * x[:, 1]
@@ -133,7 +132,7 @@ def test_the_default_model_never_runs_the_english_phone_recogniser(monkeypatch) 
     from engine.speech.learned import shipped_model
     from engine.testing.media import speech_like
 
-    def refuse(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def refuse(*args, **kwargs):
         raise AssertionError("the phone recogniser ran")
 
     monkeypatch.setattr(frontend, "recognise_phones", refuse)
@@ -145,7 +144,7 @@ def test_the_default_model_never_runs_the_english_phone_recogniser(monkeypatch) 
         predict_mouth(audio, 25.0, 37, model=shipped_model("en"))
 
 
-def _model_json(tmp_path, **changes):  # noqa: ANN001, ANN003, ANN202
+def _model_json(tmp_path, **changes):
     import json
 
     from engine.speech.learned import SHIPPED_MODELS

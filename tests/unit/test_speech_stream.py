@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from speech_media import vowel
 
-from engine.speech import predict_mouth
-from engine.speech import formants_stream, phones_stream, streamed
-from engine.speech.features import ANALYSIS_RATE, HOP_S, at_frames, band_db, power_spectrum
+from engine.speech import formants_stream, phones_stream, predict_mouth, streamed
+from engine.speech.features import ANALYSIS_RATE, CHUNK_HOPS, HOP_S, at_frames, band_db, power_spectrum
 from engine.speech.formants import formant_tracks
 from engine.speech.formants_stream import streamed_formant_tracks
 from engine.speech.frame_means import FrameMeans
@@ -21,14 +21,11 @@ from engine.speech.phones import PhoneSegment, recognise_phones
 from engine.speech.phones_stream import chunk_cores, streamed_phones
 from engine.speech.praat_grid import formant_grid, pitch_grid
 from engine.speech.samples import SampleReader, SoundStats, array_source, file_source, measured
-from engine.speech.features import CHUNK_HOPS
 from engine.speech.spectrum_stream import HOP, WINDOW, hop_count, spectrum_blocks
 from engine.speech.streamed import predict_mouth_streamed
 from engine.speech.visemes import PHONE_CLASSES, PhoneBlocks, phone_curves, phone_weights
-
-from speech_media import vowel  # noqa: E402 - the helper beside this file
-
 from measure.bench.inputs import SHARED_MEDIA as SHARED  # beside the repository, or LIPSPOOL_SHARED_MEDIA
+
 QUIET_S = phones_stream.QUIET_SEARCH_S
 REAL_SPEECH = ["whisper_jfk.flac", "sadtalker_chinese_news.wav"]
 CURVES = ("open", "width", "round")
@@ -39,7 +36,7 @@ def synthetic_speech(seconds_per_vowel: float = 0.35, seed: int = 0) -> np.ndarr
     rng = np.random.default_rng(seed)
     vowels = [(730, 1090), (270, 2290), (300, 870), (530, 1840), (660, 1720), (490, 1350)]
     parts = []
-    for word in range(12):
+    for _word in range(12):
         for _ in range(int(rng.integers(1, 4))):
             f1, f2 = vowels[int(rng.integers(len(vowels)))]
             parts.append(vowel(f1, f2, seconds_per_vowel, f0=float(rng.uniform(100, 180))))
@@ -75,13 +72,13 @@ def _labels(segments: list[PhoneSegment], hops: int) -> np.ndarray:
     return out
 
 
-def _no_formants_model():  # noqa: ANN202 - MouthModel
+def _no_formants_model():
     """The English model without its formant inputs: a model of the "no-formants" feature set."""
     en = shipped_model("en")
     width = len(en.mean) // 5  # columns per frame of context
     keep = np.r_[0:BASE_COLUMNS, BASE_COLUMNS + FORMANT_COLUMNS:width]
 
-    def cut(values: list) -> list:  # noqa: ANN001
+    def cut(values: list) -> list:
         a = np.asarray(values).reshape(5, width, *np.shape(values)[1:])
         return a[:, keep].reshape(5 * len(keep), *np.shape(values)[1:]).tolist()
 
@@ -231,7 +228,7 @@ def test_phones_in_chunks_tile_the_sound_without_doubling_or_losing_any(monkeypa
     heard: list[tuple[int, int]] = []
     peaks: set[float | None] = set()
 
-    def recognise(samples, peak=None, first_frame=0):  # noqa: ANN001, ANN202
+    def recognise(samples, peak=None, first_frame=0):
         heard.append((first_frame, len(samples)))
         peaks.add(peak)
         return recognise_phones(samples, peak, first_frame)
@@ -347,14 +344,14 @@ def test_the_front_end_reads_the_audio_in_bounded_pieces(monkeypatch, speech) ->
     readers: list[SampleReader] = []
 
     class Recording(SampleReader):
-        def __init__(self, source) -> None:  # noqa: ANN001
+        def __init__(self, source) -> None:
             super().__init__(source)
             readers.append(self)
 
     blocks: list[int] = []
     long = np.tile(speech, 5)  # about a minute
 
-    def source():  # noqa: ANN202
+    def source():
         for block in array_source(long, 1024)():
             blocks.append(len(block))
             yield block
@@ -372,7 +369,7 @@ def test_the_front_end_reads_the_audio_in_bounded_pieces(monkeypatch, speech) ->
     # the English model adds one pass, recognising the phones a chunk at a time
     heard: list[int] = []
 
-    def recognise(samples, peak=None, first_frame=0):  # noqa: ANN001, ANN202
+    def recognise(samples, peak=None, first_frame=0):
         heard.append(len(samples))
         return recognise_phones(samples, peak, first_frame)
 
@@ -399,7 +396,7 @@ def test_the_rewrite_backend_never_loads_the_whole_audio_for_the_default_front_e
 
     audio = write_wav(tmp_path / "speech.wav", synthetic_speech()[None, :], ANALYSIS_RATE)
 
-    def whole_signal(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def whole_signal(*args, **kwargs):
         raise AssertionError("load_audio called: the whole signal would be in memory")
 
     monkeypatch.setattr(rewrite, "load_audio", whole_signal)

@@ -66,7 +66,8 @@ def test_deep_and_huge_job_files_are_refused_unparsed(tmp_path: Path) -> None:
     deep.write_text('{"schema": 1, "audio": "a", "videos": ["v"], "options": ' + "[" * 100000 + "]" * 100000 + "}")
     with pytest.raises(protocol.InvalidJob, match="nested"):
         protocol.load_job(deep)
-    shallow_but_deep = {"schema": 1, "audio": "a", "videos": ["v"], "options": {"a": [[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]}}
+    shallow_but_deep = {"schema": 1, "audio": "a", "videos": ["v"],
+                        "options": {"a": [[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]}}
     with pytest.raises(protocol.InvalidJob, match="nested"):
         protocol.parse_job(shallow_but_deep, "j")
     huge = tmp_path / "huge.json"

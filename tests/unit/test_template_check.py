@@ -133,8 +133,8 @@ def test_opening_cycles_count_up_and_down_swings_only() -> None:
 def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     import cv2
 
-    from measure.evaluate.synthetic import base_face, make_talking_clip
     from engine.testing.clips import write_clip
+    from measure.evaluate.synthetic import base_face, make_talking_clip
 
     d = tmp_path_factory.mktemp("template")
     face = base_face()
@@ -189,7 +189,8 @@ def test_a_face_that_never_moves_is_poor_with_advice(clips) -> None:
     assert codes[0] == "little_speech" and "few_shapes" in codes
     assert all(a["zh"] and a["en"] for a in report.advice)
     assert "请录制 10 秒以上正对镜头讲话的视频" in report.advice[0]["zh"]
-    assert report.summary == {"zh": "模板较差：口型同步效果会不自然。", "en": "Poor template: the lip-sync will not look natural."}
+    assert report.summary == {"zh": "模板较差：口型同步效果会不自然。",
+                              "en": "Poor template: the lip-sync will not look natural."}
 
 
 def test_a_photo_is_poor_and_said_to_be_a_photo(clips) -> None:

@@ -12,10 +12,15 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from engine.backends.wav2lip.checkpoint import (  # noqa: E402
-    check_state_dict, load_generator, random_weights, read_state_dict, save_official)
-from engine.backends.wav2lip.model import Wav2Lip  # noqa: E402
-from engine.errors import CheckpointError  # noqa: E402
+from engine.backends.wav2lip.checkpoint import (
+    check_state_dict,
+    load_generator,
+    random_weights,
+    read_state_dict,
+    save_official,
+)
+from engine.backends.wav2lip.model import Wav2Lip
+from engine.errors import CheckpointError
 
 FACTS = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "wav2lip_state_dict.json"
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from engine.testing.media import make_corrupt_file, make_test_audio, make_test_video
 from spooler import protocol
 from spooler.config import layout_for
 from spooler.records import JobState
@@ -18,8 +19,6 @@ from webui import export, history, jobs, tables
 from webui.i18n import LANGUAGES, TEXT, preferred_language, state_name, text
 from webui.jobs import Upload
 from webui.uploads import safe_name, save_upload, unique_path
-
-from engine.testing.media import make_corrupt_file, make_test_audio, make_test_video
 
 DASHBOARD = str(Path(__file__).resolve().parents[2] / "dashboard.py")
 

@@ -17,10 +17,10 @@ from streamlit.testing.v1 import AppTest
 
 from spooler import protocol
 from spooler.config import layout_for
+from spooler.names import INVISIBLE_CATEGORIES
 from spooler.testing import write_finished_job
 from webui import export, history, jobs, share, throttle, upload_guard
 from webui.i18n import TEXT
-from spooler.names import INVISIBLE_CATEGORIES
 from webui.plain import code, md, unescape_md, visible
 
 DASHBOARD = str(Path(__file__).resolve().parents[2] / "dashboard.py")

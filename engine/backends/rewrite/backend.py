@@ -22,10 +22,19 @@ from ...speech.streamed import predict_mouth_streamed, streams
 from ..base import Backend, ProgressFn, RenderContext
 from ..none import NoneBackend
 from .fallback import fallback_frame, fallback_rgb
-from .options import RewriteOptions
 from .library import MouthLibrary, cached_library, speech_entries
-from .plan import (MIN_ENTRIES, SHUT_GAP, FramePlan, adjust_opening, adjust_shape, destinations,
-                   library_has_variety, plan_frames, warp_points)
+from .options import RewriteOptions
+from .plan import (
+    MIN_ENTRIES,
+    SHUT_GAP,
+    FramePlan,
+    adjust_opening,
+    adjust_shape,
+    destinations,
+    library_has_variety,
+    plan_frames,
+    warp_points,
+)
 from .select import SelectionWeights
 from .synth import SynthMouths, synth_mouths
 
@@ -179,7 +188,7 @@ class _Job:
         """Output frame k from its RGB destination frame."""
         return self._compose(k, frame, composite_mouth, fallback_rgb)
 
-    def compose_yuv(self, k: int, frame):  # noqa: ANN001, ANN201 - av.VideoFrame in and out
+    def compose_yuv(self, k: int, frame: Frame) -> Frame:
         """Output frame k from its decoded YUV destination frame (only the lower face is converted)."""
         return self._compose(k, frame, composite_mouth_frame, fallback_frame)
 

@@ -23,7 +23,8 @@ class RewriteOptions:
     front_end: str = option(
         DEFAULT_FRONT_END, ("Speech analysis", "语音分析方式"),
         ("mouth-model: the general model (recommended); the others are simpler rules or per-presenter fits, "
-         "for comparison", "mouth-model：通用模型（推荐）；其他为对比用的简单规则或按人物拟合"), choices=FRONT_END_NAMES, advanced=True)
+         "for comparison", "mouth-model：通用模型（推荐）；其他为对比用的简单规则或按人物拟合"),
+        choices=FRONT_END_NAMES, advanced=True)
     shape_weight: float = option(
         0.3, ("Shape weight", "口型细节权重"),
         ("how much the predicted mouth shape beyond opening and width counts in choosing mouths, 0 to 2",

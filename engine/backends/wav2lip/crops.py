@@ -48,7 +48,8 @@ def model_batch(faces_bgr: np.ndarray) -> np.ndarray:
 
 
 def output_faces(pred: np.ndarray) -> np.ndarray:
-    """The model's (B, 3, 96, 96) output in 0..1 as (B, 96, 96, 3) RGB uint8 (scaled by 255 and truncated, as the original)."""
+    """The model's (B, 3, 96, 96) output in 0..1 as (B, 96, 96, 3) RGB uint8 (scaled by 255 and truncated, as the
+    original)."""
     bgr = (pred.transpose(0, 2, 3, 1) * 255.0).astype(np.uint8)
     return np.ascontiguousarray(bgr[..., ::-1])
 

@@ -55,7 +55,8 @@ def _down(cin: int, cout: int, residuals: int) -> nn.Sequential:
     return nn.Sequential(ConvBlock(cin, cout, 3, 2, 1), *[_res(cout) for _ in range(residuals)])
 
 
-def _up(cin: int, cout: int, residuals: int, stride: int = 2, padding: int = 1, output_padding: int = 1) -> nn.Sequential:
+def _up(cin: int, cout: int, residuals: int, stride: int = 2, padding: int = 1,
+        output_padding: int = 1) -> nn.Sequential:
     """A transposed 3x3 block then `residuals` residual blocks (one decoder stage)."""
     return nn.Sequential(ConvTransposeBlock(cin, cout, 3, stride, padding, output_padding),
                          *[_res(cout) for _ in range(residuals)])

@@ -14,7 +14,8 @@ class Wav2LipOptions:
         "", ("Wav2Lip checkpoint", "Wav2Lip 模型文件"),
         ("a file in the models folder (or a path): wav2lip_gan.pth is sharper, wav2lip.pth syncs a little better "
          "(the authors' words); empty: the first found",
-         "模型文件夹中的检查点（或路径）：wav2lip_gan.pth 画面更清晰，wav2lip.pth 口型略准（作者的说法）；空：用找到的第一个"),
+         "模型文件夹中的检查点（或路径）：wav2lip_gan.pth 画面更清晰，"
+         "wav2lip.pth 口型略准（作者的说法）；空：用找到的第一个"),
         file=True, in_models=True)
     batch_size: int = option(
         0, ("Batch size", "批大小"),
