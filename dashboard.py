@@ -116,15 +116,16 @@ def options_form(layout: Layout, lang: str, key: str) -> dict:
         backend = st.selectbox(backend_spec.label(lang), usable_backends(layout), key=f"{key}-backend",
                                help=backend_spec.help(lang))
         shown = [s for s in specs["engine"][1:] + specs.get(backend, []) if s.meta.set_by == USER]
-        advanced = any(s.meta.advanced for s in shown) and st.toggle(text(lang, "advanced"), key=f"{key}-advanced")
+        extra = [s for s in shown if s.meta.advanced]
+        drawn = [s for s in shown if not s.meta.advanced]
         options: dict = {"backend": backend}
-        for spec in shown:
-            if spec.meta.advanced and not advanced:
-                continue
-            value = option_widget(layout, spec, lang, f"{key}-{spec.name}")
-            if value is not None and value != spec.default:
-                options[spec.name] = value
-    return options
+        for spec in drawn:
+            options[spec.name] = option_widget(layout, spec, lang, f"{key}-{spec.name}")
+        if extra and st.toggle(text(lang, "advanced"), key=f"{key}-advanced"):
+            for spec in extra:
+                options[spec.name] = option_widget(layout, spec, lang, f"{key}-{spec.name}")
+        defaults = {s.name: s.default for s in shown}
+        return {k: v for k, v in options.items() if k == "backend" or (v is not None and v != defaults[k])}
 
 
 def option_widget(layout: Layout, spec: OptionSpec, lang: str, key: str) -> object:
@@ -276,7 +277,8 @@ def download(path: str, label: str, key: str, mime: str = "video/mp4") -> None:
     if url:
         st.markdown(share.download_link(url, label, name), unsafe_allow_html=True)
     else:
-        st.download_button(md(label), lambda: open(path, "rb"), file_name=name, mime=mime, key=key)
+        # Streamlit reads the file it is handed when the button is clicked
+        st.download_button(md(label), lambda: open(path, "rb"), file_name=name, mime=mime, key=key)  # noqa: SIM115
 
 
 def _eta(seconds: float | None) -> str:
@@ -304,10 +306,9 @@ def job_card(layout: Layout, lang: str, status: JobStatus, position: int | None,
     for item in status.items:
         if item.state == ItemState.FAILED:
             st.error(f"{md(item.name)}: {md(item.error)}")
-    if status.state not in FINISHED_STATES:
-        if st.button(text(lang, "cancel"), key=f"cancel-{key}-{status.job_id}"):
-            jobs.cancel(layout, status.job_id)
-            st.info(text(lang, "cancel_sent", job=md(status.job_id)))
+    if status.state not in FINISHED_STATES and st.button(text(lang, "cancel"), key=f"cancel-{key}-{status.job_id}"):
+        jobs.cancel(layout, status.job_id)
+        st.info(text(lang, "cancel_sent", job=md(status.job_id)))
 
 
 def items_table(lang: str, status: JobStatus, link_of: tables.LinkOf | None) -> None:
@@ -415,11 +416,10 @@ def history_grid(layout: Layout, lang: str, rows: pd.DataFrame, states: list[str
         fresh = first.pop() if first else tables.page_of(
             tables.filter_history(tables.history_frame(history.history(layout)), states, query), page)[0]
         cc = st.column_config
-        with st.container(key="history-table"):  # a name for the page's tests (the workers' table is another)
-            st.dataframe(tables.history_table(fresh, lang), hide_index=True, row_height=48, placeholder="",
-                         column_config=column_config(lang, thumbnail=cc.ImageColumn(width="small"),
-                                                     duration=cc.NumberColumn(format="%.1f s"),
-                                                     created=cc.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss")))
+        st.dataframe(tables.history_table(fresh, lang), hide_index=True, placeholder="",
+                     column_config=column_config(lang, thumbnail=cc.ImageColumn(width="small"),
+                                                 duration=cc.NumberColumn(format="%.1f s"),
+                                                 created=cc.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss")))
 
     table()
 

@@ -164,16 +164,6 @@ def copy_inputs(layout: Layout, job_id: str, sources: list[Path]) -> list[Path]:
     return copies
 
 
-def _all_jobs(layout: Layout) -> list[JobStatus]:
-    """Statuses of every job, plus hand-dropped queued files that have none yet; newest first."""
-    statuses = {s.job_id: s for s in protocol.iter_statuses(layout)}
-    for path in protocol.queued_files(layout):
-        job_id = protocol.job_id_of(path)
-        if job_id not in statuses:
-            statuses[job_id] = JobStatus(job_id=job_id, message="dropped in by hand; not claimed yet")
-    return sorted(statuses.values(), key=lambda s: (s.created, s.job_id), reverse=True)
-
-
 def _line(s: JobStatus) -> str:
     eta = f" eta {s.eta_s:.0f}s" if s.eta_s and s.state == JobState.RUNNING else ""
     current = f" [{s.current_item}]" if s.current_item else ""
@@ -193,7 +183,7 @@ def _worker_line(w: protocol.WorkerHealth) -> str:
 
 def cmd_status(args: argparse.Namespace, layout: Layout) -> int:
     if not args.job:
-        jobs = _all_jobs(layout)
+        jobs = protocol.all_jobs(layout)
         if args.json:
             print(json.dumps([s.to_dict() for s in jobs], ensure_ascii=False, indent=1))
         else:
@@ -203,12 +193,7 @@ def cmd_status(args: argparse.Namespace, layout: Layout) -> int:
             for s in jobs:
                 print(_line(s))
         return 0
-    status = protocol.read_status(layout, args.job)
-    if status is None:
-        path = protocol.find_job_file(layout, args.job)
-        if path is None:
-            raise protocol.JobNotFound(f"no job {args.job} in {layout.spool}")
-        status = JobStatus(job_id=args.job, message=f"job file in {protocol.folder_of(path)}/, no status yet")
+    status = protocol.job_status(layout, args.job)
     if args.json:
         print(json.dumps(status.to_dict(), ensure_ascii=False, indent=1))
         return 0
@@ -224,7 +209,7 @@ def cmd_status(args: argparse.Namespace, layout: Layout) -> int:
 
 
 def cmd_list(args: argparse.Namespace, layout: Layout) -> int:
-    for s in _all_jobs(layout):
+    for s in protocol.all_jobs(layout):
         print(_line(s))
     return 0
 

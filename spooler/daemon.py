@@ -396,7 +396,17 @@ def check_job_options(options: dict, layout: Layout, allowed: list[Path]) -> dic
     """The job's options, checked against the declarations: the engine accepts them and knows their
     backend, folders are the daemon's own and limits the operator's, and every file they name is
     resolved inside the allowed roots (or <root>/models)."""
+    checked = check_declared_options(options, layout, allowed)
+    check_options(checked)
+    return checked
+
+
+def check_declared_options(options: dict, layout: Layout, allowed: list[Path]) -> dict:
+    """What check_job_options checks short of loading the backend (light: the HTTP API checks a job
+    with it before queueing it); InvalidJob with the reason."""
+    from engine.backends import check_options as engine_check
     from engine.backends import option_specs
+    from engine.errors import EngineError
     from engine.options import DAEMON, OPERATOR, RenderOptions
 
     backend = str(options.get("backend") or RenderOptions.backend)
@@ -424,7 +434,10 @@ def check_job_options(options: dict, layout: Layout, allowed: list[Path]) -> dic
                                       f"{layout.models}")
         checked[spec.name] = str(protocol.resolve_input(value, layout.spool_dir("new"), [*allowed, layout.models],
                                                         layout.root))
-    check_options(checked)
+    try:
+        engine_check(checked)
+    except EngineError as exc:
+        raise protocol.InvalidJob(f"bad options: {exc}") from None
     return checked
 
 
@@ -489,18 +502,19 @@ def _backend_name(options: dict) -> str:
 def _usable_backends(checkpoints: list[str]) -> list[str]:
     """The backends this machine can run (published in the heartbeat for the dashboard).
 
-    wav2lip counts only with a checkpoint in <root>/models (`checkpoints`): without one every job would fail.
+    A backend whose options name a file in <root>/models (wav2lip's checkpoint) counts only when
+    the daemon found one there (`checkpoints`): without one every job would fail.
     """
     try:
         from engine import available_backends
+        from engine.backends import option_specs
 
         names = list(available_backends())
+        need_model = {owner for owner, specs in option_specs().items() if any(s.meta.in_models for s in specs)}
     except Exception as exc:  # noqa: BLE001 - the daemon runs without this list
         log.warning("could not list the engine's backends: %s", exc)
         return []
-    if "wav2lip" in names and not checkpoints:
-        names.remove("wav2lip")
-    return names
+    return [name for name in names if checkpoints or name not in need_model]
 
 
 def _checkpoints(layout: Layout) -> list[str]:

@@ -550,6 +550,28 @@ def read_status(layout: Layout, job_id: str) -> JobStatus | None:
         return None
 
 
+def all_jobs(layout: Layout) -> list[JobStatus]:
+    """Statuses of every job, plus hand-dropped queued files that have none yet; newest first."""
+    statuses = {s.job_id: s for s in iter_statuses(layout)}
+    for path in queued_files(layout):
+        job_id = job_id_of(path)
+        if job_id not in statuses:
+            statuses[job_id] = JobStatus(job_id=job_id, message="dropped in by hand; not claimed yet")
+    return sorted(statuses.values(), key=lambda s: (s.created, s.job_id), reverse=True)
+
+
+def job_status(layout: Layout, job_id: str) -> JobStatus:
+    """One job's status (what `status JOB --json` prints): its status file, or a stand-in for a job
+    file that has none yet; JobNotFound when the id names no job."""
+    status = read_status(layout, job_id)
+    if status is None:
+        path = find_job_file(layout, job_id)
+        if path is None:
+            raise JobNotFound(f"no job {job_id} in {layout.spool}")
+        status = JobStatus(job_id=job_id, message=f"job file in {folder_of(path)}/, no status yet")
+    return status
+
+
 def iter_statuses(layout: Layout) -> Iterator[JobStatus]:
     """Every readable status, newest job first."""
     paths = sorted(layout.spool_dir("status").glob("*.json"), reverse=True)

@@ -6,6 +6,8 @@ import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from spooler.archive import archive_names
+
 KEEP_S = 24 * 3600  # exports older than this are removed when a new one is made
 
 
@@ -19,15 +21,8 @@ def export_folder(root: Path) -> Path:
 def write_zip(files: Sequence[tuple[Path, str]], dest: Path) -> Path:
     """Write (path, name in the archive) pairs into a ZIP at `dest` (stored: MP4s do not compress)."""
     tmp = dest.with_name(f".{dest.name}.part")
-    seen: set[str] = set()
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
-        for path, name in files:
-            arc, n = name, 2
-            while arc in seen:
-                stem, dot, ext = name.rpartition(".")
-                arc = f"{stem}-{n}.{ext}" if dot else f"{name}-{n}"
-                n += 1
-            seen.add(arc)
+        for (path, _), arc in zip(files, archive_names(name for _, name in files)):
             zf.write(path, arc)  # copies in chunks
     tmp.replace(dest)
     return dest

@@ -55,8 +55,8 @@ def to_datetimes(values: Sequence[str]) -> pd.Series:
 def sort_history(frame: pd.DataFrame, by: str = "created", descending: bool = True) -> pd.DataFrame:
     """`frame` sorted on `by` (newest first by default); ties keep jobs together, items in order."""
     keys = [by] + [k for k in ("job_id", "index") if k != by]
-    order = [not descending, not descending, True][:len(keys)]
-    return frame.sort_values(keys, ascending=order, kind="mergesort", na_position="last", ignore_index=True)
+    ascending = [not descending] + [k == "index" or not descending for k in keys[1:]]
+    return frame.sort_values(keys, ascending=ascending, kind="mergesort", na_position="last", ignore_index=True)
 
 
 def filter_history(frame: pd.DataFrame, states: Sequence[str] = (), query: str = "") -> pd.DataFrame:

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import av
 import pytest
-
 from spool_helpers import REPO, copy_into, wait_for
+
 from spooler import protocol
 from spooler.records import JobState
 
@@ -25,9 +25,6 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = REPO / "test-artifacts" / "dashboard"
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (scripts/test.sh "
                                                           "installs it where apt-get can)")
-
-
-HISTORY_TABLE = ".st-key-history-table [data-testid='stDataFrame']"  # not the live workers' table
 
 
 def _free_port() -> int:
@@ -106,6 +103,11 @@ def _go(page, label: str) -> None:
     page.get_by_text(label, exact=True).first.click()
 
 
+def _history_table(page):
+    """The history's table: the one with thumbnails (the live workers' table is a DataFrame too)."""
+    return page.locator("[data-testid='stDataFrame']").filter(has_text="缩略图")
+
+
 def test_batch_upload_progress_history_zip_cancel_reload(root, layout, media, daemons, dashboard, page, tmp_path):
     from playwright.sync_api import expect
 
@@ -138,7 +140,7 @@ def test_batch_upload_progress_history_zip_cancel_reload(root, layout, media, da
     assert status.state == JobState.DONE and status.done == 3
 
     _go(page, "历史记录")
-    table = page.locator(HISTORY_TABLE)
+    table = _history_table(page)
     expect(table).to_be_visible(timeout=30_000)
     for name in ("讲师0.mp4", "讲师1.mp4", "讲师2.mp4"):
         expect(table).to_contain_text(name, timeout=30_000)
@@ -150,7 +152,8 @@ def test_batch_upload_progress_history_zip_cancel_reload(root, layout, media, da
     page.get_by_role("button", name="打包 ZIP").click()
     zip_link = page.get_by_role("link", name=f"下载 {job_id}.zip")
     expect(zip_link).to_be_visible(timeout=30_000)
-    assert "/app/static/dl/" in zip_link.get_attribute("href") or zip_link.get_attribute("href").startswith("app/static")
+    href = zip_link.get_attribute("href")
+    assert "/app/static/dl/" in href or href.startswith("app/static")
     with page.expect_download(timeout=60_000) as dl:
         zip_link.click()
     saved = tmp_path / "export.zip"
@@ -180,7 +183,7 @@ def test_batch_upload_progress_history_zip_cancel_reload(root, layout, media, da
 
     page.reload()
     _go(page, "历史记录")
-    table = page.locator(HISTORY_TABLE)
+    table = _history_table(page)
     for name in ("讲师0.mp4", "讲师2.mp4"):
         expect(table).to_contain_text(name, timeout=30_000)
     expect(table).to_contain_text("已取消", timeout=30_000)
@@ -263,7 +266,7 @@ def test_markup_in_a_job_name_shows_as_plain_text(root, layout, start_dashboard,
     _go(page, "任务进度")
     expect(page.get_by_text(shown, exact=False).first).to_be_visible(timeout=30_000)
     _go(page, "历史记录")
-    table = page.locator(HISTORY_TABLE)
+    table = _history_table(page)
     expect(table).to_contain_text(shown, timeout=30_000)
     _shot(page, "10-markup-name-as-text")
     assert page.locator("img[src*='127.0.0.1:9']").count() == 0 and outside == []
@@ -299,7 +302,7 @@ def test_history_updates_by_itself_when_an_item_finishes(root, layout, start_das
     url = start_dashboard()  # no daemon: the job waits until this test finishes it by hand
     page.goto(url)
     _go(page, "历史记录")
-    table = page.locator(HISTORY_TABLE)
+    table = _history_table(page)
     expect(table).to_contain_text("排队中", timeout=30_000)
     path = protocol.claim(protocol.find_job_file(layout, job.id), layout, "by-hand")
     status = protocol.read_status(layout, job.id)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-PACKAGES = ("engine", "spooler", "webui", "measure")
+PACKAGES = ("engine", "spooler", "webui", "measure", "api")
 
 
 def _module_name(path: Path) -> str:
@@ -136,6 +136,22 @@ def test_the_dashboard_loads_no_heavy_engine_part() -> None:
             "('cv2', 'av', 'torch', 'dlib', 'parselmouth', 'pocketsphinx', 'librosa', 'face_alignment') "
             "or m.startswith(('engine.faces.', 'engine.speech.frontend', 'engine.composite', 'engine.rendering', "
             "'engine.media.', 'engine.backends.rewrite.backend', 'engine.backends.wav2lip.backend', 'measure')))))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == []
+
+
+def test_the_api_loads_no_heavy_engine_part() -> None:
+    """The HTTP API's modules (the app, its uploads and media checks among them) load no media, vision or
+    learning library and no part of the render path when imported; a file's probe loads PyAV when used."""
+    modules = sorted(m for m in _modules() if m.split(".")[0] == "api" and m != "api.__main__")
+    assert {"api.app", "api.cli", "api.jobs", "api.uploads"} <= set(modules)
+    code = (f"import sys\nfor m in {modules!r}: __import__(m)\n"
+            "print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('cv2', 'av', 'torch', 'dlib', 'parselmouth', 'pocketsphinx', 'librosa', 'face_alignment', 'numpy') "
+            "or m.startswith(('engine.faces.', 'engine.speech.', 'engine.composite', 'engine.rendering', "
+            "'engine.media.', 'engine.backends.rewrite.backend', 'engine.backends.wav2lip.backend', 'measure', "
+            "'webui', 'dashboard', 'streamlit')))))")
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == []

@@ -1,0 +1,6 @@
+"""`python -m api ...`"""
+import sys
+
+from .cli import main
+
+sys.exit(main())
