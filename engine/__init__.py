@@ -5,8 +5,7 @@ stays fast and light.
 """
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .errors import (
     AudioTooLong,
@@ -18,6 +17,7 @@ from .errors import (
     RenderCancelled,
     UnknownBackendError,
 )
+from .lazy import lazy_names
 from .options import RenderOptions
 
 _LAZY = {
@@ -37,14 +37,7 @@ if TYPE_CHECKING:
     from .thumbnail import write_thumbnail
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'engine' has no attribute '{name}'")
-    value = getattr(import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
-
+__getattr__ = lazy_names(__name__, globals(), _LAZY)
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))

@@ -7,6 +7,7 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Callable
 from typing import TextIO
 
 from .errors import EngineError
@@ -135,18 +136,23 @@ def _check(args: argparse.Namespace) -> int:
     return run_check(args)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; returns the exit status (0 ok, 1 engine error, 2 usage, 130 interrupted)."""
-    args = _parser().parse_args(argv)
+def run_command(parser: argparse.ArgumentParser, handlers: dict[str, Callable[[argparse.Namespace], int]],
+                argv: list[str] | None) -> int:
+    """Parse `argv`, set up logging (-v) and run the chosen handler; EngineError -> exit 1, Ctrl-C -> 130."""
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    handler = {"render": _render, "probe": _probe, "thumbnail": _thumbnail, "backends": _backends,
-               "check": _check}
     try:
-        return handler[args.command](args)
+        return handlers[args.command](args)
     except EngineError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit status (0 ok, 1 engine error, 2 usage, 130 interrupted)."""
+    return run_command(_parser(), {"render": _render, "probe": _probe, "thumbnail": _thumbnail,
+                                   "backends": _backends, "check": _check}, argv)

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 from pathlib import Path
 
+from engine.cli import run_command
 from engine.errors import EngineError
 
 from .evaluate.cli import add_arguments as evaluate_arguments
@@ -111,16 +111,6 @@ def _pausetest(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit status (0 ok, 1 engine error, 2 usage, 130 interrupted)."""
-    args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
-    handler = {"bench": _bench, "evaluate": _evaluate, "frontends": _frontends, "train-mouth": _train_mouth,
-               "pausetest": _pausetest, "speechsheet": _speechsheet}
-    try:
-        return handler[args.command](args)
-    except EngineError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        return 130
+    return run_command(_parser(), {"bench": _bench, "evaluate": _evaluate, "frontends": _frontends,
+                                   "train-mouth": _train_mouth, "pausetest": _pausetest,
+                                   "speechsheet": _speechsheet}, argv)

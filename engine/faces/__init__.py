@@ -1,9 +1,9 @@
 """Face landmarks and tracking. Importing this package is light: dlib loads on first use."""
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ..lazy import lazy_names
 from .errors import FaceModelError, FanWeightsMissing, NoFaceError
 
 _LAZY = {
@@ -27,10 +27,4 @@ __all__ = ["LANDMARK_BACKENDS", "Face", "FaceModelError", "FaceTrack", "FanWeigh
            "LandmarkDetector", "NoFaceError", "compute_track", "detect_faces", "landmark_backend", "track_video"]
 
 
-def __getattr__(name: str) -> Any:
-    """Load the module that defines `name` on first access."""
-    if name in _LAZY:
-        value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_names(__name__, globals(), _LAZY)

@@ -7,8 +7,9 @@ light (`names` is read by option declarations); NumPy loads with the first of th
 """
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ..lazy import lazy_names
 
 _LAZY = {"MouthCurves": "curves", "PresenterSample": "curves", "DEFAULT_FRONT_END": "frontend",
          "FRONT_ENDS": "frontend", "predict_mouth": "frontend"}
@@ -20,10 +21,4 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_FRONT_END", "FRONT_ENDS", "MouthCurves", "PresenterSample", "predict_mouth"]
 
 
-def __getattr__(name: str) -> Any:
-    """Load the module that defines `name` on first access."""
-    if name in _LAZY:
-        value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_names(__name__, globals(), _LAZY)

@@ -124,21 +124,33 @@ def test_the_engine_never_imports_the_spooler_the_dashboard_or_the_tools() -> No
     assert bad == set()
 
 
+HEAVY_LIBRARIES = ("cv2", "av", "torch", "dlib", "parselmouth", "pocketsphinx", "librosa", "face_alignment")
+RENDER_PATH = ("engine.faces.", "engine.composite", "engine.rendering", "engine.media.",
+               "engine.backends.rewrite.backend", "engine.backends.wav2lip.backend", "measure")
+
+
+def _loaded_by(modules: list[str], libraries: tuple[str, ...], prefixes: tuple[str, ...]) -> list[str]:
+    """What importing `modules` loads (in a fresh process) among `libraries` (top-level names) and `prefixes`."""
+    code = (f"import sys\nfor m in {modules!r}: __import__(m)\n"
+            f"print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in {libraries!r} "
+            f"or m.startswith({prefixes!r}))))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout.split()
+
+
+def test_the_heavy_import_check_sees_a_heavy_import() -> None:
+    assert "cv2" in _loaded_by(["engine.composite"], HEAVY_LIBRARIES, RENDER_PATH)
+
+
 def test_the_dashboard_loads_no_heavy_engine_part() -> None:
     """The dashboard's imports (the option declarations among them) load no media, vision or learning
     library and no part of the render path; the backends' code loads only when a render starts."""
     tree = ast.parse((REPO / "dashboard.py").read_text())
     modules = sorted({n.module for n in tree.body if isinstance(n, ast.ImportFrom) and n.module
                       and n.module.split(".")[0] in ("engine", "spooler", "webui")})
-    assert "engine.backends" in modules  # the walk below really covers the declarations
-    code = (f"import sys\nfor m in {modules!r}: __import__(m)\n"
-            "print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in "
-            "('cv2', 'av', 'torch', 'dlib', 'parselmouth', 'pocketsphinx', 'librosa', 'face_alignment') "
-            "or m.startswith(('engine.faces.', 'engine.speech.frontend', 'engine.composite', 'engine.rendering', "
-            "'engine.media.', 'engine.backends.rewrite.backend', 'engine.backends.wav2lip.backend', 'measure')))))")
-    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.split() == []
+    assert "engine.backends" in modules  # the check below really covers the declarations
+    assert _loaded_by(modules, HEAVY_LIBRARIES, (*RENDER_PATH, "engine.speech.frontend")) == []
 
 
 def test_the_api_loads_no_heavy_engine_part() -> None:
@@ -146,15 +158,8 @@ def test_the_api_loads_no_heavy_engine_part() -> None:
     learning library and no part of the render path when imported; a file's probe loads PyAV when used."""
     modules = sorted(m for m in _modules() if m.split(".")[0] == "api" and m != "api.__main__")
     assert {"api.app", "api.cli", "api.jobs", "api.uploads"} <= set(modules)
-    code = (f"import sys\nfor m in {modules!r}: __import__(m)\n"
-            "print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in "
-            "('cv2', 'av', 'torch', 'dlib', 'parselmouth', 'pocketsphinx', 'librosa', 'face_alignment', 'numpy') "
-            "or m.startswith(('engine.faces.', 'engine.speech.', 'engine.composite', 'engine.rendering', "
-            "'engine.media.', 'engine.backends.rewrite.backend', 'engine.backends.wav2lip.backend', 'measure', "
-            "'webui', 'dashboard', 'streamlit')))))")
-    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.split() == []
+    assert _loaded_by(modules, (*HEAVY_LIBRARIES, "numpy"),
+                      (*RENDER_PATH, "engine.speech.", "webui", "dashboard", "streamlit")) == []
 
 
 def test_no_machine_paths_in_the_tree() -> None:
