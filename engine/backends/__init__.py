@@ -36,7 +36,8 @@ def unregister(name: str) -> None:
 def options_class(name: str) -> type:
     """The options declaration of backend `name`; UnknownBackendError for an unregistered name."""
     if name not in _OPTIONS:
-        raise UnknownBackendError(f"unknown backend {name[:80]!r}; available: {', '.join(backend_names()) or 'none'}")
+        known = ", ".join(backend_names()) or "none"
+        raise UnknownBackendError(f"unknown backend {name[:80]!r}; known backends: {known}")
     return _OPTIONS[name]
 
 

@@ -98,7 +98,7 @@ def test_bad_job_files_are_rejected_with_reasons_and_the_daemon_goes_on(root, la
         "outside.json": "outside the allowed roots",
         "notes.txt": "not a job file",
         "badcrf.json": "bad options: crf must be a number from 0 (lossless) to 51, got 'high'",
-        "nobackend.json": "bad options: unknown backend 'magic'; available: none",
+        "nobackend.json": "bad options: unknown backend 'magic'; known backends: identity, none, rewrite, wav2lip",
     }
     for name, reason in reasons.items():
         reason_file = layout.spool_dir("rejected") / f"{name}.reason.txt"

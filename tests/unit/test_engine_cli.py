@@ -41,7 +41,7 @@ def test_render_errors_exit_1_with_one_line(media, tmp_path, capsys):
     rc = main(["render", "--audio", str(media["audio"]), "--video", str(media["video"]), "--out", str(out),
                "--backend", "nope"])
     err = capsys.readouterr().err.strip().splitlines()[-1]
-    assert rc == 1 and err.startswith("error: unknown backend 'nope'; available: ") and "none" in err
+    assert rc == 1 and err.startswith("error: unknown backend 'nope'; known backends: ") and "none" in err
 
 
 def test_usage_error_exits_2(capsys):
