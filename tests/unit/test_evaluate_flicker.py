@@ -1,4 +1,4 @@
-"""Mouth flicker (engine/evaluate/flicker.py): the face-aligned mouth region, its frame-to-frame
+"""Mouth flicker (measure/evaluate/flicker.py): the face-aligned mouth region, its frame-to-frame
 change, and the flicker figures of an evaluation run (`none`, `identity`, a flickering renderer)."""
 from __future__ import annotations
 
