@@ -208,18 +208,15 @@ class RenderOptions:
     def __post_init__(self) -> None:
         if not isinstance(self.backend, str) or not self.backend:
             raise InvalidOptions(f"backend must be a name, got {self.backend!r}")
-        if self.device not in DEVICES:
-            raise InvalidOptions(f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
+        for spec in declared(RenderOptions):  # device, preset, landmarks: one of their declared choices
+            if spec.meta.choices:
+                spec.convert(getattr(self, spec.name))
         if isinstance(self.crf, bool) or not isinstance(self.crf, (int, float)) or not 0 <= self.crf <= 51:
             raise InvalidOptions(f"crf must be a number from 0 (lossless) to 51, got {self.crf!r}")
         self.crf = int(self.crf)
-        if self.preset not in X264_PRESETS:
-            raise InvalidOptions(f"preset must be one of {', '.join(X264_PRESETS)}, got {self.preset!r}")
         for name in ("cache_dir", "models_dir", "scratch_dir"):
             if not isinstance(getattr(self, name), str):
                 raise InvalidOptions(f"{name} must be a folder path, got {getattr(self, name)!r}")
-        if self.landmarks not in LANDMARKS:
-            raise InvalidOptions(f"landmarks must be one of {', '.join(LANDMARKS)}, got {self.landmarks!r}")
         if not isinstance(self.extra, dict):
             raise InvalidOptions(f"extra must be an object, got {self.extra!r}")
         self.max_pixels = 0 if _unset(self.max_pixels) else parse_pixels(self.max_pixels)

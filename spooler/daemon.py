@@ -397,7 +397,7 @@ def check_job_options(options: dict, layout: Layout, allowed: list[Path]) -> dic
     backend, folders are the daemon's own and limits the operator's, and every file they name is
     resolved inside the allowed roots (or <root>/models)."""
     checked = check_declared_options(options, layout, allowed)
-    check_options(checked)
+    check_backend_usable(checked)
     return checked
 
 
@@ -407,9 +407,9 @@ def check_declared_options(options: dict, layout: Layout, allowed: list[Path]) -
     from engine.backends import check_options as engine_check
     from engine.backends import option_specs
     from engine.errors import EngineError
-    from engine.options import DAEMON, OPERATOR, RenderOptions
+    from engine.options import DAEMON, DEFAULT_BACKEND, OPERATOR
 
-    backend = str(options.get("backend") or RenderOptions.backend)
+    backend = str(options.get("backend") or DEFAULT_BACKEND)
     specs = [s for owner, items in option_specs().items() if owner in ("engine", backend) for s in items]
     for spec in specs:
         if spec.name in options and spec.meta.set_by == DAEMON:
@@ -441,14 +441,14 @@ def check_declared_options(options: dict, layout: Layout, allowed: list[Path]) -
     return checked
 
 
-def check_options(options: dict) -> None:
-    """Raise InvalidJob unless the engine accepts these options (its own and the backend's) and knows the backend."""
-    from engine.backends import check_options as engine_check
+def check_backend_usable(options: dict) -> None:
+    """Raise InvalidJob unless this machine can run the backend of these (already checked) options."""
     from engine.backends import get_backend
     from engine.errors import EngineError
+    from engine.options import DEFAULT_BACKEND
 
     try:
-        get_backend(engine_check(options).backend)
+        get_backend(str(options.get("backend") or DEFAULT_BACKEND))
     except EngineError as exc:
         raise protocol.InvalidJob(f"bad options: {exc}") from None
 

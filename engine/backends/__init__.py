@@ -7,7 +7,7 @@ that offers or checks options (the CLIs, the job check, the daemon, the dashboar
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, fields
+from dataclasses import fields
 from typing import Any
 
 from ..errors import InvalidOptions, UnknownBackendError
@@ -41,10 +41,9 @@ def options_class(name: str) -> type:
     return _OPTIONS[name]
 
 
-def option_specs(backend: str | None = None) -> dict[str, list[OptionSpec]]:
-    """Declared options by owner: "engine" (RenderOptions) and each backend (or only `backend`)."""
-    names = backend_names() if backend is None else [backend]
-    return {"engine": declared(RenderOptions), **{n: declared(options_class(n)) for n in names}}
+def option_specs() -> dict[str, list[OptionSpec]]:
+    """Declared options by owner: "engine" (RenderOptions) and each registered backend."""
+    return {"engine": declared(RenderOptions), **{n: declared(options_class(n)) for n in backend_names()}}
 
 
 def backend_options(options: RenderOptions) -> Any:
@@ -52,16 +51,13 @@ def backend_options(options: RenderOptions) -> Any:
 
     InvalidOptions names an unknown key with the options the engine and that backend know."""
     cls = options_class(options.backend)
-    known = {f.name for f in fields(RenderOptions)} - {"extra"}
-    try:
-        return parse_declared(cls, options.extra, f"backend {options.backend}")
-    except InvalidOptions as exc:
-        if "unknown option" not in str(exc):
-            raise
-        own = ", ".join(spec.name for spec in declared(cls)) or "none"
-        key = sorted(k for k in options.extra if k not in {s.name for s in declared(cls)})[0]
-        raise InvalidOptions(f"unknown option {key!r}: the engine's options are {', '.join(sorted(known))}; "
-                             f"backend {options.backend}'s are {own}"[:500]) from None
+    own = [spec.name for spec in declared(cls)]
+    unknown = sorted(k for k in options.extra if k not in own)
+    if unknown:
+        engine = sorted({f.name for f in fields(RenderOptions)} - {"extra"})
+        raise InvalidOptions(f"unknown option {unknown[0]!r}: the engine's options are {', '.join(engine)}; "
+                             f"backend {options.backend}'s are {', '.join(own) or 'none'}"[:500])
+    return parse_declared(cls, options.extra, f"backend {options.backend}")
 
 
 def check_options(data: dict[str, Any] | RenderOptions | None) -> RenderOptions:
@@ -70,11 +66,6 @@ def check_options(data: dict[str, Any] | RenderOptions | None) -> RenderOptions:
     options = data if isinstance(data, RenderOptions) else RenderOptions.from_dict(data)
     backend_options(options)
     return options
-
-
-def settings_dict(options: RenderOptions) -> dict[str, Any]:
-    """The backend's options with their defaults filled in, as a dict (for logs and reports)."""
-    return asdict(backend_options(options))
 
 
 def _none() -> Backend:
@@ -138,4 +129,4 @@ def get_backend(name: str) -> Backend:
 
 __all__ = ["Backend", "ProgressFn", "RenderContext", "available_backends", "backend_names", "backend_options",
            "backend_status", "check_options", "get_backend", "option_specs", "options_class", "register",
-           "settings_dict", "unregister"]
+           "unregister"]

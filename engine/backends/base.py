@@ -5,15 +5,16 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..options import RenderOptions
+from ..options import RenderOptions, parse_declared
 
 if TYPE_CHECKING:  # this module stays light: the option declarations are read through it
     import numpy as np
 
     from ..media.probe import MediaInfo
 
+T = TypeVar("T")
 ProgressFn = Callable[[str, float], None]
 
 
@@ -32,6 +33,12 @@ class RenderContext:
     options: RenderOptions
     scratch_dir: Path  # a writable folder for temporary files (same file system as the output)
     settings: Any = None  # the backend's own options (its declaration's dataclass), checked by render()
+
+    def settings_as(self, declaration: type[T], backend: str) -> T:
+        """The backend's options as `declaration`: as render() checked them, else read from options.extra here."""
+        if isinstance(self.settings, declaration):
+            return self.settings
+        return parse_declared(declaration, self.options.extra, f"backend {backend}")
 
 
 class Backend(ABC):

@@ -12,7 +12,6 @@ from ...composite import composite_mouth, composite_mouth_frame, mouth_polygons
 from ...faces import FaceTrack, track_video
 from ...media.audio import load_audio
 from ...media.read import Frame
-from ...options import parse_declared
 from ...pingpong import pingpong_index
 from ...prefetch import prefetch
 from ...speech import MouthCurves, PresenterSample, predict_mouth
@@ -74,13 +73,6 @@ def _composed(job: _Job, frames: Iterator[Frame]) -> Iterator[Frame]:
         yield job.compose_rgb(k, frame) if isinstance(frame, np.ndarray) else job.compose_yuv(k, frame)
 
 
-def rewrite_settings(ctx: RenderContext) -> RewriteOptions:
-    """This render's rewrite options: checked by render(), or read from the options here."""
-    if isinstance(ctx.settings, RewriteOptions):
-        return ctx.settings
-    return parse_declared(RewriteOptions, ctx.options.extra, "backend rewrite")
-
-
 def load_mouth_model(name: str):  # noqa: ANN201 - MouthModel | None
     """The mouth model an option names: a shipped model's name ("default", "en"), a model file, or None for ""."""
     if not name:
@@ -101,7 +93,7 @@ class _Job:
     """Everything one render needs, prepared before the first frame."""
 
     def __init__(self, ctx: RenderContext, progress: ProgressFn) -> None:
-        settings = rewrite_settings(ctx)  # bad options fail before any work
+        settings = ctx.settings_as(RewriteOptions, "rewrite")  # bad options fail before any work
         front_end, model = settings.front_end, load_mouth_model(settings.mouth_model)
         self.adjust = settings.adjust_opening
         self.weights = SelectionWeights(shape=settings.shape_weight)

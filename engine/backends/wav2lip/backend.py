@@ -8,7 +8,7 @@ import numpy as np
 
 from ...errors import CheckpointError
 from ...media.read import Frame
-from ...options import parse_declared, parse_flag
+from ...options import parse_flag
 from ..base import Backend, ProgressFn, RenderContext
 from .locate import WHERE_FROM, models_dir, resolve_checkpoint, torch_installed
 from .options import Wav2LipOptions
@@ -44,18 +44,11 @@ class Wav2LipBackend(Backend):
                             name="wav2lip")
 
 
-def wav2lip_settings(ctx: RenderContext) -> Wav2LipOptions:
-    """This render's wav2lip options: checked by render(), or read from the options here."""
-    if isinstance(ctx.settings, Wav2LipOptions):
-        return ctx.settings
-    return parse_declared(Wav2LipOptions, ctx.options.extra, "backend wav2lip")
-
-
 def settings_for(ctx: RenderContext):  # noqa: ANN201 - infer.GeneratorSettings
     """The generator settings from the render options, validated before any work."""
     from .infer import GeneratorSettings
 
-    own = wav2lip_settings(ctx)
+    own = ctx.settings_as(Wav2LipOptions, "wav2lip")
     folder = models_dir(ctx.options.models_dir or None)
     checkpoint = resolve_checkpoint(own.checkpoint or None, folder)
     if checkpoint is None:
